@@ -1,0 +1,38 @@
+"""Models: the DenseNet family, its registry and `create_model`."""
+
+from . import densenet
+from .checkpoint import adapt_input_conv, load_params, read_checkpoint
+from .densenet import DenseNet, densenet121, densenet161, densenet169, densenet201
+from .factory import create_model, load_pretrained
+from .registry import (
+    get_pretrained_cfg,
+    is_model,
+    is_model_in_modules,
+    is_model_pretrained,
+    list_models,
+    list_modules,
+    model_entrypoint,
+    register_model,
+)
+
+__all__ = [
+    "DenseNet",
+    "adapt_input_conv",
+    "create_model",
+    "densenet",
+    "densenet121",
+    "densenet161",
+    "densenet169",
+    "densenet201",
+    "get_pretrained_cfg",
+    "is_model",
+    "is_model_in_modules",
+    "is_model_pretrained",
+    "list_models",
+    "list_modules",
+    "load_params",
+    "load_pretrained",
+    "model_entrypoint",
+    "read_checkpoint",
+    "register_model",
+]

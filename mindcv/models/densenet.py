@@ -1,0 +1,309 @@
+"""DenseNet-121/161/169/201 (Huang et al., "Densely Connected Convolutional Networks", 2016).
+
+Parameter names and shapes equal MindCV's, so its published checkpoints load unchanged; trainable
+parameter counts equal torchvision's. Two MindSpore 2.10 facts shape the code:
+- the stem max-pool is an explicit zero pad then an unpadded 3x3/2 pool (equal to -inf padding
+  after ReLU); `MaxPool2d(pad_mode="pad")` lowers to MaxPool3DWithArgmax, which ONNX cannot export;
+- concatenation uses a `Concat` primitive instance: functional `ops.concat` breaks O1 mixed precision.
+"""
+
+from collections import OrderedDict
+from typing import Sequence, Tuple
+
+from mindspore import nn, ops
+from mindspore.common.initializer import HeNormal, Zero
+
+from .registry import register_model
+
+__all__ = ["DenseNet", "densenet121", "densenet161", "densenet169", "densenet201", "default_cfgs"]
+
+IMAGENET_DEFAULT_MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)
+IMAGENET_DEFAULT_STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
+_URL = "https://download.mindspore.cn/toolkits/mindcv/densenet/{}-120_5004_Ascend.ckpt"
+
+
+def _cfg(name: str, top1: float, top5: float, num_params: int) -> dict:
+    """Pretrained-weight metadata kept beside the model, as torchvision does."""
+    return {
+        "url": _URL.format(name),
+        "num_classes": 1000,
+        "first_conv": "features.conv0",
+        "classifier": "classifier",
+        "input_size": (3, 224, 224),
+        "mean": IMAGENET_DEFAULT_MEAN,  # 0-255 scale, as MindCV's transforms expect
+        "std": IMAGENET_DEFAULT_STD,
+        "crop_pct": 0.875,
+        "interpolation": "bilinear",
+        "metrics": {"imagenet_top1": top1, "imagenet_top5": top5},
+        "num_params": num_params,
+    }
+
+
+default_cfgs = {
+    "densenet121": _cfg("densenet121", 75.60, 92.73, 7_978_856),
+    "densenet161": _cfg("densenet161", 79.10, 94.65, 28_681_000),
+    "densenet169": _cfg("densenet169", 76.38, 93.34, 14_149_480),
+    "densenet201": _cfg("densenet201", 78.08, 94.13, 20_013_928),
+}
+
+
+def _conv(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=stride,
+        pad_mode="pad",
+        padding=kernel_size // 2,
+        has_bias=False,
+        weight_init=HeNormal(),
+    )
+
+
+class _RecomputedBottleneck(nn.Cell):
+    """norm1 -> relu1 -> conv1 on given batch statistics, recomputed in the backward pass.
+
+    It owns no parameters (they arrive as inputs), so the dense layer keeps MindCV's names, and
+    the BN moving statistics are updated once, outside the recomputed region: recomputing a
+    `BatchNorm2d` cell would update them twice per step.
+    """
+
+    def __init__(self, eps: float):
+        super().__init__()
+        self.eps = eps
+        self.recompute()
+
+    def construct(self, x, mean, var, gamma, beta, weight):
+        scale = gamma * ops.rsqrt(var + self.eps)
+        shift = beta - mean * scale
+        x = ops.relu(x * scale.reshape(1, -1, 1, 1) + shift.reshape(1, -1, 1, 1))
+        return ops.conv2d(x, weight)
+
+
+class _DenseLayer(nn.Cell):
+    """BN-ReLU-Conv1x1 bottleneck, then BN-ReLU-Conv3x3 producing `growth_rate` new channels."""
+
+    def __init__(
+        self,
+        num_input_features: int,
+        growth_rate: int,
+        bn_size: int,
+        drop_rate: float,
+        memory_efficient: bool,
+    ):
+        super().__init__()
+        self.norm1 = nn.BatchNorm2d(num_input_features)
+        self.relu1 = nn.ReLU()
+        self.conv1 = _conv(num_input_features, bn_size * growth_rate, 1)
+        self.norm2 = nn.BatchNorm2d(bn_size * growth_rate)
+        self.relu2 = nn.ReLU()
+        self.conv2 = _conv(bn_size * growth_rate, growth_rate, 3)
+        self.dropout = nn.Dropout(p=drop_rate) if drop_rate > 0 else nn.Identity()
+        self.memory_efficient = memory_efficient
+        self.recomputed_bottleneck = _RecomputedBottleneck(self.norm1.eps) if memory_efficient else None
+
+    def bottleneck(self, x):
+        if self.memory_efficient and self.training:
+            mean, var = self._batch_statistics(x)
+            return self.recomputed_bottleneck(
+                x, mean, var, self.norm1.gamma, self.norm1.beta, self.conv1.weight
+            )
+        return self.conv1(self.relu1(self.norm1(x)))
+
+    def _batch_statistics(self, x):
+        """Batch mean/variance of `x`, updating norm1's moving statistics as BatchNorm2d does."""
+        mean = x.mean(axis=(0, 2, 3))
+        var = ((x - mean.reshape(1, -1, 1, 1)) ** 2).mean(axis=(0, 2, 3))
+        count = x.shape[0] * x.shape[2] * x.shape[3]
+        unbiased = ops.stop_gradient(var) * (count / max(count - 1, 1))
+        momentum = self.norm1.momentum
+        ops.assign(
+            self.norm1.moving_mean,
+            self.norm1.moving_mean * momentum + ops.stop_gradient(mean) * (1 - momentum),
+        )
+        ops.assign(
+            self.norm1.moving_variance, self.norm1.moving_variance * momentum + unbiased * (1 - momentum)
+        )
+        return mean, var
+
+    def construct(self, x):
+        out = self.conv2(self.relu2(self.norm2(self.bottleneck(x))))
+        return self.dropout(out)
+
+
+class _DenseBlock(nn.Cell):
+    """`num_layers` dense layers, each fed the concatenation of the block input and all earlier outputs."""
+
+    def __init__(
+        self, num_layers: int, num_input_features: int, bn_size: int, growth_rate: int, **layer_kwargs
+    ):
+        super().__init__()
+        self.cell_list = nn.CellList(
+            [
+                _DenseLayer(num_input_features + i * growth_rate, growth_rate, bn_size, **layer_kwargs)
+                for i in range(num_layers)
+            ]
+        )
+        self.concat = ops.Concat(axis=1)
+
+    def construct(self, x):
+        for layer in self.cell_list:
+            x = self.concat((x, layer(x)))
+        return x
+
+
+class _Transition(nn.Cell):
+    """BN-ReLU-Conv1x1 compression then 2x2 average pooling between dense blocks."""
+
+    def __init__(self, num_input_features: int, num_output_features: int):
+        super().__init__()
+        self.features = nn.SequentialCell(
+            OrderedDict(
+                [
+                    ("norm", nn.BatchNorm2d(num_input_features)),
+                    ("relu", nn.ReLU()),
+                    ("conv", _conv(num_input_features, num_output_features, 1)),
+                    ("pool", nn.AvgPool2d(kernel_size=2, stride=2)),
+                ]
+            )
+        )
+
+    def construct(self, x):
+        return self.features(x)
+
+
+class DenseNet(nn.Cell):
+    """DenseNet-BC with timm's interface: `forward_features`, `forward_head`, `reset_classifier`.
+
+    With `features_only=True` the network returns the feature maps selected by `out_indices`
+    from the five levels (stem, then after each dense block; reductions 2, 4, 8, 16, 32) and has
+    no classifier. `memory_efficient=True` recomputes each dense layer's bottleneck in the
+    backward pass instead of storing its activations.
+    """
+
+    def __init__(
+        self,
+        growth_rate: int = 32,
+        block_config: Sequence[int] = (6, 12, 24, 16),
+        num_init_features: int = 64,
+        bn_size: int = 4,
+        drop_rate: float = 0.0,
+        in_channels: int = 3,
+        num_classes: int = 1000,
+        memory_efficient: bool = False,
+        features_only: bool = False,
+        out_indices: Sequence[int] = (0, 1, 2, 3, 4),
+    ):
+        super().__init__()
+        layers = OrderedDict()
+        layers["conv0"] = _conv(in_channels, num_init_features, 7, stride=2)
+        layers["norm0"] = nn.BatchNorm2d(num_init_features)
+        layers["relu0"] = nn.ReLU()
+        layers["pool0"] = nn.SequentialCell(
+            [nn.Pad(((0, 0), (0, 0), (1, 1), (1, 1))), nn.MaxPool2d(kernel_size=3, stride=2)]
+        )
+        self.feature_info = [{"num_chs": num_init_features, "reduction": 2, "module": "features.relu0"}]
+        stage_ends = [2]
+
+        num_features = num_init_features
+        for i, num_layers in enumerate(block_config):
+            layers[f"denseblock{i + 1}"] = _DenseBlock(
+                num_layers,
+                num_features,
+                bn_size,
+                growth_rate,
+                drop_rate=drop_rate,
+                memory_efficient=memory_efficient,
+            )
+            num_features += num_layers * growth_rate
+            self.feature_info.append(
+                {"num_chs": num_features, "reduction": 4 * 2**i, "module": f"features.denseblock{i + 1}"}
+            )
+            stage_ends.append(len(layers) - 1)
+            if i != len(block_config) - 1:
+                layers[f"transition{i + 1}"] = _Transition(num_features, num_features // 2)
+                num_features //= 2
+        layers["norm5"] = nn.BatchNorm2d(num_features)
+        layers["relu5"] = nn.ReLU()
+        self.features = nn.SequentialCell(layers)
+        self.feature_info[-1]["module"] = "features.relu5"
+        stage_ends[-1] = len(layers) - 1
+
+        self.num_features = num_features
+        self.features_only = features_only
+        self.out_indices = tuple(out_indices)
+        if features_only:
+            bad = [i for i in self.out_indices if not 0 <= i < len(stage_ends)]
+            if bad:
+                raise ValueError(
+                    f"out_indices {bad} out of range: DenseNet has levels 0..{len(stage_ends) - 1}"
+                )
+            self.feature_info = [self.feature_info[i] for i in self.out_indices]
+            self._selected_ends = tuple(stage_ends[i] for i in self.out_indices)
+        else:
+            self.num_classes = num_classes
+            self.classifier = self._make_classifier(num_classes)
+
+    def _make_classifier(self, num_classes: int) -> nn.Cell:
+        if num_classes <= 0:
+            return nn.Identity()
+        return nn.Dense(self.num_features, num_classes, bias_init=Zero())
+
+    def get_classifier(self) -> nn.Cell:
+        return self.classifier
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the head for `num_classes` outputs (0 returns pooled features)."""
+        self.num_classes = num_classes
+        self.classifier = self._make_classifier(num_classes)
+
+    def forward_features(self, x):
+        return self.features(x)
+
+    def forward_head(self, x, pre_logits: bool = False):
+        x = x.mean(axis=(2, 3))
+        return x if pre_logits else self.classifier(x)
+
+    def forward_intermediates(self, x) -> Tuple:
+        """The feature maps at the levels chosen by `out_indices`."""
+        outs = ()
+        for i, cell in enumerate(self.features):
+            x = cell(x)
+            if i in self._selected_ends:
+                outs += (x,)
+        return outs
+
+    def construct(self, x):
+        if self.features_only:
+            return self.forward_intermediates(x)
+        return self.forward_head(self.forward_features(x))
+
+
+def _densenet(growth_rate, block_config, num_init_features, **kwargs) -> DenseNet:
+    return DenseNet(
+        growth_rate=growth_rate, block_config=block_config, num_init_features=num_init_features, **kwargs
+    )
+
+
+@register_model
+def densenet121(**kwargs) -> DenseNet:
+    """DenseNet-121: growth 32, blocks (6, 12, 24, 16), 64 stem channels."""
+    return _densenet(32, (6, 12, 24, 16), 64, **kwargs)
+
+
+@register_model
+def densenet161(**kwargs) -> DenseNet:
+    """DenseNet-161: growth 48, blocks (6, 12, 36, 24), 96 stem channels."""
+    return _densenet(48, (6, 12, 36, 24), 96, **kwargs)
+
+
+@register_model
+def densenet169(**kwargs) -> DenseNet:
+    """DenseNet-169: growth 32, blocks (6, 12, 32, 32), 64 stem channels."""
+    return _densenet(32, (6, 12, 32, 32), 64, **kwargs)
+
+
+@register_model
+def densenet201(**kwargs) -> DenseNet:
+    """DenseNet-201: growth 32, blocks (6, 12, 48, 32), 64 stem channels."""
+    return _densenet(32, (6, 12, 48, 32), 64, **kwargs)

@@ -1,0 +1,25 @@
+"""Test-wide MindSpore setup: quiet logs, CPU, threads matched to the machine, offline caches."""
+
+import os
+
+os.environ.setdefault("GLOG_v", "3")
+
+import mindspore as ms  # noqa: E402
+import pytest  # noqa: E402
+
+ms.set_device("CPU")
+ms.device_context.cpu.op_tuning.threads_num(min(os.cpu_count() or 1, 4))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path, monkeypatch):
+    """Every test gets its own MINDCV_HOME so no test reads another's downloads or the user's."""
+    monkeypatch.setenv("MINDCV_HOME", str(tmp_path / "mindcv_home"))
+
+
+@pytest.fixture(params=[ms.GRAPH_MODE, ms.PYNATIVE_MODE], ids=["graph", "pynative"])
+def mode(request):
+    """Run a test in both execution modes, restoring the default afterwards."""
+    ms.set_context(mode=request.param)
+    yield request.param
+    ms.set_context(mode=ms.GRAPH_MODE)
