@@ -19,7 +19,8 @@ def _isolated_cache(tmp_path, monkeypatch):
 
 @pytest.fixture(params=[ms.GRAPH_MODE, ms.PYNATIVE_MODE], ids=["graph", "pynative"])
 def mode(request):
-    """Run a test in both execution modes, restoring the default afterwards."""
+    """Run a test in both execution modes, restoring the previous mode afterwards."""
+    previous = ms.get_context("mode")
     ms.set_context(mode=request.param)
     yield request.param
-    ms.set_context(mode=ms.GRAPH_MODE)
+    ms.set_context(mode=previous)

@@ -41,13 +41,14 @@ def read_checkpoint(path) -> Dict[str, ms.Parameter]:
     return params
 
 
-def adapt_input_conv(params: Dict[str, ms.Parameter], key: str, in_channels: int) -> None:
-    """Make the RGB first-conv weight at `key` fit `in_channels` inputs, in place.
+def adapt_input_conv(params: Dict[str, ms.Parameter], first_conv: str, in_channels: int) -> None:
+    """Make the RGB weight of the conv named `first_conv` fit `in_channels` inputs, in place.
 
     One channel sums the RGB filters (a grey image then gives the same response as its RGB
     copy); other counts repeat the RGB filters cyclically, scaled by 3 / in_channels to keep
     the activation scale, as timm does.
     """
+    key = f"{first_conv}.weight"
     weight = params[key].asnumpy()
     if weight.shape[1] == in_channels:
         return

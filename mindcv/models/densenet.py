@@ -8,7 +8,7 @@ parameter counts equal torchvision's. Two MindSpore 2.10 facts shape the code:
 """
 
 from collections import OrderedDict
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 from mindspore import nn, ops
 from mindspore.common.initializer import HeNormal, Zero
@@ -116,14 +116,11 @@ class _DenseLayer(nn.Cell):
         var = ((x - mean.reshape(1, -1, 1, 1)) ** 2).mean(axis=(0, 2, 3))
         count = x.shape[0] * x.shape[2] * x.shape[3]
         unbiased = ops.stop_gradient(var) * (count / max(count - 1, 1))
-        momentum = self.norm1.momentum
+        weight = self.norm1.momentum  # BatchNorm2d(momentum=0.9) stores the batch's weight, 0.1
         ops.assign(
-            self.norm1.moving_mean,
-            self.norm1.moving_mean * momentum + ops.stop_gradient(mean) * (1 - momentum),
+            self.norm1.moving_mean, self.norm1.moving_mean * (1 - weight) + ops.stop_gradient(mean) * weight
         )
-        ops.assign(
-            self.norm1.moving_variance, self.norm1.moving_variance * momentum + unbiased * (1 - momentum)
-        )
+        ops.assign(self.norm1.moving_variance, self.norm1.moving_variance * (1 - weight) + unbiased * weight)
         return mean, var
 
     def construct(self, x):
@@ -176,8 +173,8 @@ class DenseNet(nn.Cell):
     """DenseNet-BC with timm's interface: `forward_features`, `forward_head`, `reset_classifier`.
 
     With `features_only=True` the network returns the feature maps selected by `out_indices`
-    from the five levels (stem, then after each dense block; reductions 2, 4, 8, 16, 32) and has
-    no classifier. `memory_efficient=True` recomputes each dense layer's bottleneck in the
+    (default: all) from the five levels (stem, then after each dense block; reductions 2, 4, 8,
+    16, 32) and has no classifier. `memory_efficient=True` recomputes each dense layer's bottleneck in the
     backward pass instead of storing its activations.
     """
 
@@ -192,7 +189,7 @@ class DenseNet(nn.Cell):
         num_classes: int = 1000,
         memory_efficient: bool = False,
         features_only: bool = False,
-        out_indices: Sequence[int] = (0, 1, 2, 3, 4),
+        out_indices: Optional[Sequence[int]] = None,
     ):
         super().__init__()
         layers = OrderedDict()
@@ -231,7 +228,7 @@ class DenseNet(nn.Cell):
 
         self.num_features = num_features
         self.features_only = features_only
-        self.out_indices = tuple(out_indices)
+        self.out_indices = tuple(range(len(stage_ends)) if out_indices is None else out_indices)
         if features_only:
             bad = [i for i in self.out_indices if not 0 <= i < len(stage_ends)]
             if bad:
@@ -256,6 +253,8 @@ class DenseNet(nn.Cell):
         """Replace the head for `num_classes` outputs (0 returns pooled features)."""
         self.num_classes = num_classes
         self.classifier = self._make_classifier(num_classes)
+        # Graph mode keys compiled graphs by input signature only: forget them so the new head is used.
+        self.compile_cache.clear()
 
     def forward_features(self, x):
         return self.features(x)

@@ -26,7 +26,7 @@ def create_model(
         load_pretrained(model, cfg, in_channels)
     elif checkpoint_path:
         params = read_checkpoint(checkpoint_path)
-        if cfg.get("first_conv") in params:
+        if f"{cfg.get('first_conv')}.weight" in params:
             adapt_input_conv(params, cfg["first_conv"], in_channels)
         load_params(model, params, checkpoint_path, classifier=cfg.get("classifier", "classifier"))
     return model

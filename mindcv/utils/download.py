@@ -3,8 +3,8 @@
 A download streams into a temporary file in the destination folder and is renamed only once it
 is complete, matches its MD5 (when known) and passes the caller's check, so an interrupted or
 failed transfer never leaves a file that later runs would mistake for good data. An exclusive
-lock on `<file>.lock` makes concurrent processes on one host (data-parallel ranks) download once:
-the first fetches, the others wait and then find the file in place.
+lock on the destination folder makes concurrent processes on one host (data-parallel ranks)
+download once: the first fetches, the others wait and then find the file in place.
 """
 
 import contextlib
@@ -40,15 +40,17 @@ def file_md5(path, chunk_size: int = _CHUNK) -> str:
 
 
 @contextlib.contextmanager
-def file_lock(path) -> Iterator[None]:
-    """Hold an exclusive advisory lock on `path` (created if needed) for the block's duration."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def directory_lock(path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on the folder `path` for the block's duration.
+
+    Locking the folder itself (not a lock file) leaves nothing behind in it.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def download_url(
@@ -68,7 +70,7 @@ def download_url(
     dst_dir = Path(dst_dir).expanduser()
     dst_dir.mkdir(parents=True, exist_ok=True)
     dst = dst_dir / (filename or Path(urllib.parse.urlparse(url).path).name)
-    with file_lock(f"{dst}.lock"):
+    with directory_lock(dst_dir):
         if dst.is_file() and (md5 is None or file_md5(dst) == md5):
             return str(dst)
         # The temporary name keeps the suffix: MindSpore refuses to load a checkpoint not named *.ckpt.

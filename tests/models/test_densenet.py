@@ -1,0 +1,183 @@
+"""DenseNet architecture: MindCV's parameter names, torchvision's counts, timm's interface."""
+
+import mindspore as ms
+import numpy as np
+import pytest
+from mindspore import nn
+
+from mindcv.models import DenseNet, create_model
+
+CONFIGS = {  # name: (growth, blocks, stem channels, torchvision's trainable parameter count)
+    "densenet121": (32, (6, 12, 24, 16), 64, 7_978_856),
+    "densenet161": (48, (6, 12, 36, 24), 96, 28_681_000),
+    "densenet169": (32, (6, 12, 32, 32), 64, 14_149_480),
+    "densenet201": (32, (6, 12, 48, 32), 64, 20_013_928),
+}
+
+
+def tiny(**kwargs) -> DenseNet:
+    """A 2-block DenseNet small enough to differentiate in a second."""
+    return DenseNet(
+        growth_rate=4, block_config=(2, 2), num_init_features=8, bn_size=2, num_classes=5, **kwargs
+    )
+
+
+def inputs(batch=2, size=32, channels=3, seed=0):
+    return ms.Tensor(np.random.RandomState(seed).randn(batch, channels, size, size).astype(np.float32))
+
+
+def expected_shapes(growth, blocks, stem, num_classes=1000, bn_size=4):
+    """Name -> shape of every parameter, written from MindCV's naming scheme."""
+    shapes = {"features.conv0.weight": (stem, 3, 7, 7)}
+
+    def bn(prefix, channels):
+        for suffix in ("gamma", "beta", "moving_mean", "moving_variance"):
+            shapes[f"{prefix}.{suffix}"] = (channels,)
+
+    bn("features.norm0", stem)
+    channels = stem
+    for b, num_layers in enumerate(blocks, start=1):
+        for i in range(num_layers):
+            prefix = f"features.denseblock{b}.cell_list.{i}"
+            bn(f"{prefix}.norm1", channels + i * growth)
+            shapes[f"{prefix}.conv1.weight"] = (bn_size * growth, channels + i * growth, 1, 1)
+            bn(f"{prefix}.norm2", bn_size * growth)
+            shapes[f"{prefix}.conv2.weight"] = (growth, bn_size * growth, 3, 3)
+        channels += num_layers * growth
+        if b < len(blocks):
+            bn(f"features.transition{b}.features.norm", channels)
+            shapes[f"features.transition{b}.features.conv.weight"] = (channels // 2, channels, 1, 1)
+            channels //= 2
+    bn("features.norm5", channels)
+    shapes["classifier.weight"] = (num_classes, channels)
+    shapes["classifier.bias"] = (num_classes,)
+    return shapes
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_parameter_names_shapes_and_counts(name):
+    growth, blocks, stem, count = CONFIGS[name]
+    model = create_model(name)
+    actual = {p.name: tuple(p.shape) for p in model.get_parameters()}
+    assert actual == expected_shapes(growth, blocks, stem)
+    assert sum(p.size for p in model.trainable_params()) == count
+    assert not [n for n in actual if ".conv" in n and n.endswith("bias")]
+
+
+@pytest.mark.parametrize("size", [32, 224])
+def test_forward_shape(size):
+    model = create_model("densenet121", num_classes=7)
+    model.set_train(False)
+    assert model(inputs(size=size)).shape == (2, 7)
+
+
+def test_graph_and_pynative_agree(mode):
+    ms.set_seed(1)
+    model = tiny()
+    model.set_train(False)
+    out = model(inputs()).asnumpy()
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    np.testing.assert_allclose(model(inputs()).asnumpy(), out, rtol=1e-5, atol=1e-6)
+
+
+def test_head_interface(mode):
+    model = tiny()
+    model.set_train(False)
+    features = model.forward_features(inputs())
+    assert features.shape == (2, model.num_features, 4, 4)
+    assert model.forward_head(features, pre_logits=True).shape == (2, model.num_features)
+    assert model.get_classifier().weight.shape == (5, model.num_features)
+    model.reset_classifier(3)
+    assert model(inputs()).shape == (2, 3)
+    assert model.classifier.weight.name == "classifier.weight"
+    model.reset_classifier(0)
+    assert model(inputs()).shape == (2, model.num_features)
+
+
+def test_features_only_levels():
+    model = create_model("densenet121", features_only=True)
+    model.set_train(False)
+    outs = model(inputs(size=64))
+    assert [tuple(o.shape) for o in outs] == [
+        (2, 64, 32, 32),
+        (2, 256, 16, 16),
+        (2, 512, 8, 8),
+        (2, 1024, 4, 4),
+        (2, 1024, 2, 2),
+    ]
+    assert [f["num_chs"] for f in model.feature_info] == [64, 256, 512, 1024, 1024]
+    assert [f["reduction"] for f in model.feature_info] == [2, 4, 8, 16, 32]
+    assert not [p for p in model.get_parameters() if p.name.startswith("classifier")]
+
+
+def test_features_only_subset_in_graph_mode(mode):
+    model = tiny(features_only=True, out_indices=(1, 2))
+    model.set_train(False)
+    assert [tuple(o.shape) for o in model(inputs())] == [(2, 16, 8, 8), (2, 16, 4, 4)]
+    with pytest.raises(ValueError, match="out_indices"):
+        tiny(features_only=True, out_indices=(3,))
+
+
+def _train_step(model, x):
+    """Loss and gradients of one training-mode step (a plain function: Graph mode parses it)."""
+    model.set_train(True)
+
+    def loss_fn(data):
+        return (model(data) ** 2).mean()
+
+    loss, grads = ms.value_and_grad(loss_fn, None, model.trainable_params())(x)
+    return loss.asnumpy(), [g.asnumpy() for g in grads]
+
+
+def test_memory_efficient_matches_normal_gradients_and_statistics(mode):
+    results = []
+    for memory_efficient in (False, True):
+        ms.set_seed(3)
+        model = tiny(memory_efficient=memory_efficient)
+        loss, grads = _train_step(model, inputs(batch=4))
+        stats = {p.name: p.asnumpy() for p in model.get_parameters() if "moving" in p.name}
+        results.append((loss, grads, stats))
+    (loss_a, grads_a, stats_a), (loss_b, grads_b, stats_b) = results
+    np.testing.assert_allclose(loss_b, loss_a, rtol=1e-5)
+    for a, b in zip(grads_a, grads_b):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
+    assert stats_a.keys() == stats_b.keys()
+    for name in stats_a:  # moving statistics updated once, not once more by the recomputation
+        np.testing.assert_allclose(stats_b[name], stats_a[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_memory_efficient_eval_uses_moving_statistics():
+    ms.set_seed(4)
+    normal = tiny()
+    ms.set_seed(4)
+    efficient = tiny(memory_efficient=True)
+    for model in (normal, efficient):
+        model.set_train(False)
+    np.testing.assert_allclose(efficient(inputs()).asnumpy(), normal(inputs()).asnumpy(), rtol=1e-5)
+
+
+def test_drop_rate_is_active_only_in_training():
+    model = tiny(drop_rate=0.5)
+    model.set_train(True)
+    assert not np.allclose(model(inputs()).asnumpy(), model(inputs()).asnumpy())
+    model.set_train(False)
+    np.testing.assert_array_equal(model(inputs()).asnumpy(), model(inputs()).asnumpy())
+    assert any(isinstance(c, nn.Dropout) for _, c in model.cells_and_names())
+
+
+def test_stem_pool_exports_without_argmax_maxpool():
+    """The stem pool is pad + unpadded max-pool (ONNX-exportable), equal to -inf padding after ReLU."""
+    model = tiny()
+    pool = model.features.pool0
+    assert isinstance(pool[0], nn.Pad) and pool[1].pad_mode.lower() == "valid"
+    x = np.abs(np.random.RandomState(0).randn(1, 2, 6, 6).astype(np.float32))
+    padded = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
+    reference = np.array(
+        [
+            [
+                [[padded[0, c, i : i + 3, j : j + 3].max() for j in range(0, 6, 2)] for i in range(0, 6, 2)]
+                for c in range(2)
+            ]
+        ]
+    )
+    np.testing.assert_array_equal(pool(ms.Tensor(x)).asnumpy(), reference)
