@@ -9,7 +9,7 @@ fine-tuning an ImageNet checkpoint on a new dataset needs.
 import logging
 import math
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Optional
 
 import mindspore as ms
 import numpy as np
@@ -73,17 +73,18 @@ def _shown(keys) -> str:
 
 
 def load_params(
-    model: nn.Cell, params: Dict[str, ms.Parameter], source, classifier: str = "classifier"
+    model: nn.Cell, params: Dict[str, ms.Parameter], source, classifier: Optional[str] = "classifier"
 ) -> None:
     """Load `params` into `model`, requiring every model parameter to be present with its shape.
 
     Checkpoint entries outside the model's own top-level cells (optimizer moments, step
     counters, a classifier the model does not have) are ignored. A classifier whose shape
-    differs from the model's is dropped with a warning so the model keeps its fresh head.
+    differs from the model's is dropped with a warning so the model keeps its fresh head;
+    `classifier=None` forbids that (resuming must restore everything).
     """
     expected = {p.name: p for p in model.get_parameters()}
     params = dict(params)
-    head = [k for k in params if k.startswith(classifier + ".")]
+    head = [k for k in params if classifier and k.startswith(classifier + ".")]
     dropped_head = any(k in expected and params[k].shape != expected[k].shape for k in head)
     if dropped_head:
         shapes = {k: tuple(params[k].shape) for k in head}
