@@ -2,6 +2,7 @@
 
 from . import densenet
 from .checkpoint import adapt_input_conv, load_params, read_checkpoint
+from .convert import convert_key, convert_state_dict, convert_weights, read_state_dict
 from .densenet import DenseNet, densenet121, densenet161, densenet169, densenet201
 from .factory import create_model, load_pretrained
 from .registry import (
@@ -18,6 +19,9 @@ from .registry import (
 __all__ = [
     "DenseNet",
     "adapt_input_conv",
+    "convert_key",
+    "convert_state_dict",
+    "convert_weights",
     "create_model",
     "densenet",
     "densenet121",
@@ -34,5 +38,6 @@ __all__ = [
     "load_pretrained",
     "model_entrypoint",
     "read_checkpoint",
+    "read_state_dict",
     "register_model",
 ]
