@@ -1,0 +1,684 @@
+"""Every option of train.py and validate.py in one place: defaults < `-c FILE.yaml` < command line.
+
+Option names, meanings and defaults are MindCV's, so MindCV's DenseNet YAMLs and command lines run
+unchanged. Where MindCV's parser loses information, this one is strict instead: booleans read
+"False" as False, list options take several values on the command line (MindCV splits a string
+into characters), and unknown keys or bad values stop with a one-line `MindCVError` that names
+the fix. No MindSpore import here, so `--help` and configuration errors come back at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import difflib
+import os
+import re
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import yaml
+
+from mindcv.utils.errors import MindCVError
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "lamb")
+SCHEDULERS = (
+    "constant",
+    "cosine_decay",
+    "exponential_decay",
+    "polynomial_decay",
+    "step_decay",
+    "multi_step_decay",
+)
+LOSSES = ("CE", "BCE")
+AMP_LEVELS = ("O0", "O1", "O2", "O3")
+DEVICES = ("auto", "CPU", "GPU", "Ascend")
+INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area")
+
+
+# ---------------------------------------------------------------------------------------------
+# Converters: one per option, shared by the command line, YAML files and validate_args, so a
+# value means the same wherever it comes from.
+
+_BOOLS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+_NONE = ("none", "null")
+
+
+def _to_bool(value):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    return _BOOLS[value.strip().lower()]
+
+
+def _to_int(value):
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise TypeError
+    return int(value)
+
+
+def _to_float(value):
+    """Also reads strings such as "1e-4", which PyYAML leaves as text (YAML 1.1 wants "1.0e-4")."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise TypeError
+    return float(value)
+
+
+def _to_str(value):
+    if not isinstance(value, str):
+        raise TypeError
+    return value
+
+
+def _items(value):
+    """Flatten a YAML list, several CLI tokens or one `a,b` token (from `key=a,b`) into items."""
+    if isinstance(value, (list, tuple)):
+        return [item for part in value for item in _items(part)]
+    if isinstance(value, str):
+        return [token for token in re.split(r"[\s,]+", value.strip().strip("[]()")) if token]
+    return [value]
+
+
+def _to_fill(value):
+    """Random-erasing fill as MindSpore takes it: one value, one value per channel, or "random"."""
+    items = _items(value)
+    if items == ["random"]:
+        return "random"
+    numbers = [_to_int(item) for item in items]
+    if len(numbers) not in (1, 3) or not all(0 <= n <= 255 for n in numbers):
+        raise ValueError
+    return numbers[0] if len(numbers) == 1 else numbers
+
+
+def _to_resume(value):
+    """YAML users may write `resume: true`, the file form of a bare `--resume`."""
+    if isinstance(value, bool):
+        return "auto" if value else ""
+    return _to_str(value)
+
+
+def _suggest(word, candidates):
+    """The closest candidate to a mistyped name, or None."""
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _converter(parse, noun, check=None, null=False, hint=None):
+    """Build the function that types and range-checks one option's value, or says what it expected."""
+    condition, valid = check or ("", None)
+
+    def convert(value):
+        if null and (value is None or (isinstance(value, str) and value.strip().lower() in _NONE)):
+            return None
+        try:
+            result = parse(value)
+            ok = valid is None or valid(result)
+        except (AttributeError, KeyError, TypeError, ValueError):
+            ok = False
+        if not ok:
+            expected = " ".join(filter(None, (noun, condition))) + (" or None" if null else "")
+            raise ValueError(f"expected {expected} (got {value!r}){hint(value) if hint else ''}")
+        return result
+
+    return convert
+
+
+# Range checks: (text completing "expected an integer ...", predicate).
+_POSITIVE = ("> 0", lambda v: v > 0)
+_NON_NEGATIVE = (">= 0", lambda v: v >= 0)
+_PROBABILITY = ("in [0, 1]", lambda v: 0 <= v <= 1)
+_FRACTION = ("in [0, 1)", lambda v: 0 <= v < 1)
+_UNIT = ("in (0, 1]", lambda v: 0 < v <= 1)
+_AT_LEAST_32 = (">= 32", lambda v: v >= 32)
+_RANGE = ("MIN MAX with 0 < MIN <= MAX", lambda v: len(v) == 2 and 0 < v[0] <= v[1])
+_PER_CHANNEL = ("(one per channel)", lambda v: len(v) > 0)
+_PER_CHANNEL_POSITIVE = ("(one per channel, each > 0)", lambda v: len(v) > 0 and min(v) > 0)
+_MILESTONES = ("(increasing epochs, each > 0)", lambda v: len(v) > 0 and v == sorted(set(v)) and v[0] > 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Option table.
+
+
+@dataclass(frozen=True)
+class _Option:
+    name: str
+    default: Any
+    help: str
+    convert: Callable[[Any], Any]
+    nargs: str | None = None
+    const: Any = None
+    metavar: str | None = None
+
+
+def _flag(name, default, help):
+    """A boolean: `--name` alone means True, `--name false` (or no, 0) means False."""
+    convert = _converter(_to_bool, "true or false", null=default is None)
+    return _Option(name, default, help, convert, "?", True, "BOOL")
+
+
+def _scalar(parse, noun, metavar):
+    """The maker of one kind of single-value option; None is accepted where it is the default."""
+
+    def make(name, default, help, check=None, null=False):
+        convert = _converter(parse, noun, check, null or default is None)
+        return _Option(name, default, help, convert, metavar=metavar)
+
+    return make
+
+
+_int = _scalar(_to_int, "an integer", "INT")
+_float = _scalar(_to_float, "a number", "FLOAT")
+_text = _scalar(_to_str, "a string", "STR")
+_path = _scalar(_to_str, "a path", "PATH")
+
+
+def _choice(name, default, help, choices, aliases=None, null=False):
+    """A name from `choices`, matched case-insensitively and stored in its canonical spelling."""
+    table = {choice.lower(): choice for choice in choices} | (aliases or {})
+
+    def hint(value):
+        close = _suggest(str(value).lower(), table)
+        return f"; did you mean '{table[close]}'?" if close else ""
+
+    convert = _converter(lambda v: table[v.lower()], "one of " + ", ".join(choices), null=null, hint=hint)
+    return _Option(name, default, help, convert, metavar="{" + ",".join(choices) + "}")
+
+
+def _list(name, default, help, check, item=_to_float):
+    """Several values: `--name 1 2`, `--name=1,2`, `name=1,2`, or a YAML list."""
+    noun, metavar = ("integers", "INT") if item is _to_int else ("numbers", "FLOAT")
+    convert = _converter(lambda v: [item(i) for i in _items(v)], noun, check)
+    return _Option(name, default, help, convert, "+", metavar=metavar)
+
+
+_GROUPS = (
+    (
+        "system",
+        "Where and how the run executes.",
+        [
+            _int(
+                "mode",
+                0,
+                "Execution mode: 0 = Graph (compiled, faster), 1 = PyNative (eager, easier to debug)",
+                ("0 (Graph) or 1 (PyNative)", lambda v: v in (0, 1)),
+            ),
+            _choice(
+                "device_target",
+                "auto",
+                "Device to run on; auto picks the best one available (Ascend, then GPU, then CPU)",
+                DEVICES,
+            ),
+            _flag("distribute", False, "Data-parallel training over the processes of msrun or mpirun"),
+            _int("seed", 42, "Seed of numpy, random and MindSpore", _NON_NEGATIVE),
+            _int("threads", 0, "Threads for CPU operators; 0 means one per core", _NON_NEGATIVE),
+            _int("log_interval", 100, "Refresh the training log every N steps", _POSITIVE),
+            _flag("debug", False, "Show full Python tracebacks instead of one-line errors"),
+        ],
+    ),
+    (
+        "dataset",
+        "Which images, and how they are batched.",
+        [
+            _text("dataset", "imagenet", "Dataset name, e.g. imagenet (a folder per split), cifar10, digits"),
+            _path("data_dir", "./", "Dataset root folder"),
+            _text("train_split", "train", "Split (sub-folder) used for training"),
+            _text("val_split", "val", "Split (sub-folder) used for validation"),
+            _flag("dataset_download", False, "Download the dataset into data_dir when it is missing"),
+            _int("num_parallel_workers", 8, "Workers decoding and augmenting images", _POSITIVE),
+            _flag("shuffle", True, "Shuffle the training data every epoch"),
+            _int("num_samples", None, "Use only this many samples (None: all of them)", _POSITIVE),
+            _int("batch_size", 128, "Images per batch on each device", _POSITIVE),
+            _flag("drop_remainder", True, "Drop the last incomplete training batch of each epoch"),
+            _flag("skip_corrupt", False, "Skip unreadable images and count them instead of stopping"),
+        ],
+    ),
+    (
+        "augmentation",
+        "Training-time image augmentation and input normalisation.",
+        [
+            _int("image_resize", 224, "Side of the square network input in pixels", _AT_LEAST_32),
+            _list("scale", [0.08, 1.0], "Random-resized-crop area range, as fractions of the image", _RANGE),
+            _list("ratio", [0.75, 1.333], "Random-resized-crop aspect-ratio range", _RANGE),
+            _float("hflip", 0.5, "Probability of a horizontal flip", _PROBABILITY),
+            _float("vflip", 0.0, "Probability of a vertical flip", _PROBABILITY),
+            _float(
+                "color_jitter",
+                0.4,
+                "Brightness, contrast, saturation jitter (0, None: off)",
+                _NON_NEGATIVE,
+                True,
+            ),
+            _choice("interpolation", "bilinear", "Interpolation of every resize", INTERPOLATIONS),
+            _text(
+                "auto_augment",
+                None,
+                "Augmentation policy, e.g. randaug-m7-mstd0.5, autoaug-mstd0.5, autoaugr-mstd0.5, 3a, "
+                "augmix, trivialaugwide (None: off)",
+            ),
+            _int("aug_splits", 0, "Augmentation splits for AugMix (0: off; MindCV uses 3)", _NON_NEGATIVE),
+            _float("re_prob", 0.0, "Probability of random erasing", _PROBABILITY),
+            _list("re_scale", [0.02, 0.33], "Random-erasing area range, as fractions of the image", _RANGE),
+            _list("re_ratio", [0.3, 3.3], "Random-erasing aspect-ratio range", _RANGE),
+            _Option(
+                "re_value",
+                0,
+                "Random-erasing fill: one value, one per channel (R G B), or random",
+                _converter(_to_fill, "an integer 0-255, three of them, or 'random'"),
+                "+",
+                metavar="VALUE",
+            ),
+            _int("re_max_attempts", 10, "Random-erasing attempts before the image is left as is", _POSITIVE),
+            _list("mean", [123.675, 116.28, 103.53], "Channel means of 0-255 pixels", _PER_CHANNEL),
+            _list("std", [58.395, 57.12, 57.375], "Channel std devs of 0-255 pixels", _PER_CHANNEL_POSITIVE),
+            _float(
+                "crop_pct",
+                0.875,
+                "Validation centre crop: resize to image_resize / crop_pct, then crop image_resize",
+                _UNIT,
+            ),
+            _float("mixup", 0.0, "Mixup beta-distribution alpha (0: off; 0.2 suits ImageNet)", _NON_NEGATIVE),
+            _float("cutmix", 0.0, "CutMix beta-distribution alpha (0: off)", _NON_NEGATIVE),
+            _float("cutmix_prob", 1.0, "Probability of mixing a batch when mixup/CutMix is on", _PROBABILITY),
+            _int(
+                "aug_repeats",
+                0,
+                "Repeated augmentation: times each image appears per epoch (0 or 1: off; 3 is usual)",
+                _NON_NEGATIVE,
+            ),
+        ],
+    ),
+    (
+        "model",
+        "The network and the weights it starts from.",
+        [
+            _text("model", "densenet121", "Model name: densenet121, densenet161, densenet169 or densenet201"),
+            _int(
+                "num_classes",
+                None,
+                "Number of classes (None: the dataset's); a count unlike the weights' gets a new classifier",
+                _POSITIVE,
+            ),
+            _int("in_channels", 3, "Channels of the input images", _POSITIVE),
+            _float("drop_rate", None, "Dropout before the classifier (None: the model's default)", _FRACTION),
+            _float("drop_path_rate", None, "Stochastic-depth rate (None: the model's default)", _FRACTION),
+            _flag("pretrained", False, "Start from the published ImageNet weights (downloaded once, cached)"),
+            _path("ckpt_path", "", "Start from the weights of this checkpoint (to continue a run: --resume)"),
+        ],
+    ),
+    (
+        "loss",
+        "The training objective.",
+        [
+            _choice("loss", "CE", "Loss: CE (cross-entropy) or BCE (binary cross-entropy)", LOSSES),
+            _float("label_smoothing", 0.0, "Label-smoothing factor", _FRACTION),
+            _float("aux_factor", 0.0, "Weight of the losses of auxiliary logits", _NON_NEGATIVE),
+            _choice("reduction", "mean", "How per-sample losses are combined", ("mean", "sum", "none")),
+        ],
+    ),
+    (
+        "scheduler",
+        "The learning rate of every step.",
+        [
+            _choice(
+                "scheduler",
+                "cosine_decay",
+                "Learning-rate schedule, computed per step (MindCV's old name warmup_cosine_decay means "
+                "cosine_decay)",
+                SCHEDULERS,
+                aliases={"warmup_cosine_decay": "cosine_decay"},
+            ),
+            _float("lr", 0.001, "Peak learning rate", _POSITIVE),
+            _float("min_lr", 1e-6, "Learning rate at the end of a decay", _NON_NEGATIVE),
+            _int("warmup_epochs", 3, "Epochs of linear warmup from warmup_factor * lr to lr", _NON_NEGATIVE),
+            _float("warmup_factor", 0.0, "Fraction of lr that warmup starts from", _PROBABILITY),
+            _int(
+                "decay_epochs",
+                100,
+                "Epochs the decay lasts (cosine, polynomial) or between decays (step, exponential)",
+                _POSITIVE,
+            ),
+            _float("decay_rate", 0.9, "Factor of each decay (step, multi-step, exponential)", _POSITIVE),
+            _list(
+                "multi_step_decay_milestones",
+                [30, 60, 90],
+                "Epochs at which multi_step_decay multiplies the learning rate by decay_rate",
+                _MILESTONES,
+                item=_to_int,
+            ),
+            _flag("lr_epoch_stair", False, "Change the learning rate once per epoch instead of every step"),
+            _int("num_cycles", 1, "Number of cosine cycles", _POSITIVE),
+            _float("cycle_decay", 1.0, "Factor of the peak lr of each new cosine cycle", _POSITIVE),
+        ],
+    ),
+    (
+        "optimizer",
+        "How gradients update the weights.",
+        [
+            _choice("opt", "adam", "Optimizer (any letter case)", OPTIMIZERS),
+            _float("momentum", 0.9, "Momentum factor", _NON_NEGATIVE),
+            _float("weight_decay", 1e-6, "Weight decay (L2 penalty)", _NON_NEGATIVE),
+            _flag("use_nesterov", False, "Use Nesterov momentum"),
+            _choice(
+                "weight_decay_filter",
+                "disable",
+                "Parameters exempt from weight decay: disable (none), auto (MindSpore decides), "
+                "norm_and_bias (BatchNorm parameters and biases)",
+                ("disable", "auto", "norm_and_bias"),
+            ),
+            _flag(
+                "filter_bias_and_bn",
+                None,
+                "MindCV's older spelling: True means --weight_decay_filter norm_and_bias",
+            ),
+            _float("eps", 1e-10, "Epsilon added to the denominators of adaptive optimizers", _POSITIVE),
+            _float("layer_decay", None, "Layer-wise learning-rate decay factor (None: off)", _UNIT),
+        ],
+    ),
+    (
+        "training",
+        "The training loop: length, precision, stability.",
+        [
+            _int("epoch_size", 90, "Number of training epochs", _POSITIVE),
+            _flag("dataset_sink_mode", True, "Feed batches through MindSpore's device queue (sink mode)"),
+            _choice(
+                "amp_level",
+                "O0",
+                "Mixed precision: O0 all fp32, O1 white-listed ops fp16, O2 all but black-listed ops fp16, "
+                "O3 all fp16",
+                AMP_LEVELS,
+            ),
+            _text(
+                "amp_cast_list",
+                None,
+                "Cells to cast instead of the built-in list: the white list for O1, the black list for O2, "
+                "e.g. '[nn.BatchNorm2d]' (None: built-in lists)",
+            ),
+            _choice(
+                "loss_scale_type",
+                "fixed",
+                "Loss scaling: fixed, dynamic (lowered on overflow, raised while stable) or auto",
+                ("fixed", "dynamic", "auto"),
+            ),
+            _float("loss_scale", 1.0, "Loss scale (the starting value when dynamic)", _POSITIVE),
+            _flag("dynamic_loss_scale", False, "MindCV's older spelling of --loss_scale_type dynamic"),
+            _flag("drop_overflow_update", False, "Fixed loss scale: skip updates whose gradients overflow"),
+            _choice(
+                "nonfinite_policy",
+                "stop",
+                "On a non-finite fp32 loss: stop with the epoch and step, or skip the step and count it",
+                ("stop", "skip"),
+            ),
+            _flag("ema", False, "Keep an exponential moving average of the weights; validate and save it"),
+            _float("ema_decay", 0.9999, "EMA decay per step", _FRACTION),
+            _flag("clip_grad", False, "Clip gradients by global norm"),
+            _float("clip_value", 15.0, "Global-norm limit of clip_grad", _POSITIVE),
+            _int("gradient_accumulation_steps", 1, "Batches whose gradients make one update", _POSITIVE),
+        ],
+    ),
+    (
+        "checkpoint",
+        "What is written to ckpt_save_dir, and how a run continues.",
+        [
+            _path("ckpt_save_dir", "./ckpt", "Folder of checkpoints, resume state, config, metrics, plots"),
+            _int("ckpt_save_interval", 1, "Save a checkpoint every N epochs", _POSITIVE),
+            _choice(
+                "ckpt_save_policy",
+                "latest_k",
+                "Checkpoints kept: latest_k (the newest keep_checkpoint_max), top_k (the best by validation "
+                "accuracy) or None",
+                ("latest_k", "top_k"),
+                null=True,
+            ),
+            _int("keep_checkpoint_max", 10, "Number of epoch checkpoints kept", _POSITIVE),
+            _Option(
+                "resume",
+                "",
+                "Continue a run from the newest resume state in ckpt_save_dir (no value) or from PATH: "
+                "weights, optimizer, epoch, step, EMA, loss scale and data order",
+                _converter(_to_resume, "a path, or no value for the newest state in ckpt_save_dir"),
+                "?",
+                "auto",
+                "PATH",
+            ),
+            _flag("resume_opt", False, "Also restore the optimizer state saved with --ckpt_path (MindCV)"),
+            _flag("metrics_csv", True, "Append each epoch's loss, accuracy and lr to a CSV in ckpt_save_dir"),
+            _flag("plot", True, "Draw the loss and accuracy curves into a PNG in ckpt_save_dir"),
+        ],
+    ),
+    (
+        "eval",
+        "Validation during training and in validate.py.",
+        [
+            _flag("val_while_train", False, "Validate during training and keep the best checkpoint by top-1"),
+            _int("val_interval", 1, "Validate every N epochs", _POSITIVE),
+            _choice("val_amp_level", "O0", "Mixed-precision level of validation", AMP_LEVELS),
+            _flag("eval_shuffle", False, "Shuffle the validation data"),
+            _path("json", "", "validate.py: write top1, top5, loss and num_samples to this JSON file"),
+        ],
+    ),
+    (
+        "modelarts",
+        "MindCV's Huawei ModelArts options: accepted so MindCV YAMLs load, not supported.",
+        [
+            _flag("enable_modelarts", False, "Run on ModelArts (not supported here: must stay False)"),
+            _text("multi_data_url", "/cache/data/", "ModelArts multi-dataset path (unused)"),
+            _text("data_url", "/cache/data/", "ModelArts dataset path (unused)"),
+            _text("ckpt_url", "/cache/output/", "ModelArts pretrained-model path (unused)"),
+            _text("train_url", "/cache/output/", "ModelArts output path (unused)"),
+        ],
+    ),
+)
+
+_OPTIONS = {option.name: option for _, _, options in _GROUPS for option in options}
+_OPTION_STRINGS = {"-h", "--help", "-c", "--config"} | {f"--{name}" for name in _OPTIONS}
+
+
+# ---------------------------------------------------------------------------------------------
+# Parser.
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises a one-line MindCVError instead of printing usage and exiting."""
+
+    def error(self, message):
+        raise MindCVError(f"{message}; run with --help to see the options")
+
+
+class _Store(argparse.Action):
+    """Store a command-line value through the option's converter, the one YAML values use too."""
+
+    def __init__(self, option_strings, dest, convert, **kwargs):
+        super().__init__(option_strings, dest, **kwargs)
+        self.convert = convert
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        try:
+            setattr(namespace, self.dest, self.convert(values))
+        except ValueError as err:
+            raise MindCVError(f"{option_string}: {err}") from None
+
+
+def create_parser() -> argparse.ArgumentParser:
+    """The full parser, grouped as in MindCV; every option's help ends with its default."""
+    parser = _Parser(
+        description="DenseNet training and validation. Precedence: defaults < -c FILE.yaml < command line. "
+        "key=value works like --key=value; a boolean alone means true (or give true/false, yes/no, 1/0); "
+        "list options take several values, e.g. --scale 0.08 1.0.",
+        allow_abbrev=False,
+    )
+    parser.add_argument(
+        "-c",
+        "--config",
+        default="",
+        metavar="FILE.yaml",
+        help="YAML file of flat MindCV-style 'option: value' lines replacing the defaults; "
+        "the command line overrides it (default: '')",
+    )
+    for title, description, options in _GROUPS:
+        group = parser.add_argument_group(title, description)
+        for option in options:
+            group.add_argument(
+                f"--{option.name}",
+                action=_Store,
+                convert=option.convert,
+                default=option.default,
+                nargs=option.nargs,
+                const=option.const,
+                metavar=option.metavar,
+                help=f"{option.help} (default: {option.default!r})",
+            )
+    return parser
+
+
+_KEY_VALUE = re.compile(r"[A-Za-z_]\w*=")
+_NEGATIVE_NUMBER = re.compile(r"-\.?\d")
+
+
+def _normalise(argv):
+    """Read MindCV's `key=value` tokens (the seed writes `dataset=cifar10`) as `--key=value`.
+
+    A value that itself looks like `name=...` must therefore be attached: `--data_dir=run=3`.
+    """
+    return [f"--{token}" if _KEY_VALUE.match(token) else token for token in argv]
+
+
+def _check_option_names(argv):
+    """Refuse an unknown option before argparse does, with the closest valid name."""
+    for token in argv:
+        if token.startswith("-") and token != "--" and not _NEGATIVE_NUMBER.match(token):
+            name = token.split("=", 1)[0] if token.startswith("--") else token[:2]
+            if name not in _OPTION_STRINGS:
+                close = _suggest(name, _OPTION_STRINGS)
+                fix = f"did you mean {close}?" if close else "run with --help to see the options"
+                raise MindCVError(f"unknown option {name}; {fix}")
+
+
+def _config_path(argv):
+    """Only -c/--config, read first because the YAML it names supplies the defaults."""
+    pre = _Parser(add_help=False, allow_abbrev=False)
+    pre.add_argument("-c", "--config", default="")
+    return pre.parse_known_args(argv)[0].config
+
+
+def _load_config(path):
+    """Typed values of a flat YAML file; every problem is reported with the file and line."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise MindCVError(f"config file {path} not found; check the -c/--config path") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise MindCVError(f"cannot read config file {path} ({err}); give a readable YAML file") from None
+
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        data = {} if root is None else loader.construct_document(root)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else path
+        problem = getattr(err, "problem", None) or str(err).replace("\n", " ")
+        context, start = getattr(err, "context", None), getattr(err, "context_mark", None)
+        if context and start:  # e.g. an unclosed list: the error shows later than where it began
+            problem += f" ({context} started on line {start.line + 1})"
+        raise MindCVError(f"{where}: YAML syntax error: {problem}; fix the YAML there") from None
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        raise MindCVError(f"{path}: expected 'option: value' lines, got a YAML {type(data).__name__}")
+
+    values = {}
+    for key_node, _ in root.value if root is not None else ():
+        key, where = key_node.value, f"{path}:{key_node.start_mark.line + 1}"
+        if key == "config":  # written by MindCV's save_args; the -c path given wins, as in MindCV
+            continue
+        if key not in _OPTIONS:
+            close = _suggest(key, _OPTIONS)
+            fix = f"did you mean '{close}'?" if close else "run with --help to see the options"
+            raise MindCVError(f"{where}: unknown option '{key}'; {fix}")
+        if key in values:
+            raise MindCVError(f"{where}: '{key}' is set twice; keep one")
+        try:
+            values[key] = _OPTIONS[key].convert(data[key])
+        except ValueError as err:
+            raise MindCVError(f"{where}: {key}: {err}") from None
+    return values
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """Resolve defaults < `-c FILE.yaml` < command line (sys.argv[1:] by default), then validate."""
+    argv = _normalise(sys.argv[1:] if argv is None else list(argv))
+    _check_option_names(argv)
+    config = _config_path(argv)
+    namespace = argparse.Namespace(**_load_config(config)) if config else argparse.Namespace()
+    # Values already in the namespace (the YAML's) replace the parser's defaults; argv overrides both.
+    return validate_args(create_parser().parse_args(argv, namespace))
+
+
+def validate_args(args: argparse.Namespace) -> argparse.Namespace:
+    """Type-check and normalise a namespace however it was built, then refuse contradictions.
+
+    Options missing from `args` get their defaults, names get their canonical spelling ("adamW" ->
+    "adamw", "warmup_cosine_decay" -> "cosine_decay"), and MindCV's older spellings
+    (filter_bias_and_bn, dynamic_loss_scale) are carried over to the current options.
+    """
+    for name, option in _OPTIONS.items():
+        try:
+            setattr(args, name, option.convert(getattr(args, name, option.default)))
+        except ValueError as err:
+            raise MindCVError(f"--{name}: {err}") from None
+    if args.filter_bias_and_bn and args.weight_decay_filter == "disable":
+        args.weight_decay_filter = "norm_and_bias"
+    if args.dynamic_loss_scale and args.loss_scale_type == "fixed":
+        args.loss_scale_type = "dynamic"
+
+    if args.pretrained and args.ckpt_path:
+        raise MindCVError("--pretrained and --ckpt_path both choose the starting weights; give only one")
+    if args.ckpt_path and not os.path.isfile(args.ckpt_path):
+        raise MindCVError(f"--ckpt_path {args.ckpt_path}: no such file; give an existing checkpoint file")
+    if args.resume not in ("", "auto") and not os.path.exists(args.resume):
+        raise MindCVError(
+            f"--resume {args.resume}: not found; give an existing resume state, "
+            "or --resume alone for the newest one in ckpt_save_dir"
+        )
+    if len(args.mean) != len(args.std):
+        raise MindCVError(
+            f"--mean has {len(args.mean)} values but --std has {len(args.std)}; give one of each per channel"
+        )
+    if args.enable_modelarts:
+        raise MindCVError("--enable_modelarts: ModelArts is not supported by this project; set it to False")
+    return args
+
+
+def save_args(args: argparse.Namespace, path: str, rank: int = 0) -> None:
+    """Write the resolved options as YAML that `-c` reads back (on rank 0 only, as MindCV does).
+
+    The file is written under a temporary name and renamed, so a crash or a full disk never
+    leaves a half-written config behind.
+    """
+    if rank != 0:
+        return
+    values = {name: getattr(args, name, option.default) for name, option in _OPTIONS.items()}
+    source = getattr(args, "config", "")
+    text = (
+        f"# Resolved options of a run (defaults < {source or 'no config file'} < command line).\n"
+        f"# Reuse them with: -c {path}\n" + yaml.safe_dump(values, sort_keys=False, default_flow_style=None)
+    )
+    directory = os.path.dirname(os.path.abspath(path))
+    temporary = f"{path}.tmp{os.getpid()}"
+    try:
+        os.makedirs(directory, exist_ok=True)
+        with open(temporary, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        raise MindCVError(
+            f"cannot write {path} ({err.strerror or err}); make {directory} writable or free some space"
+        ) from err
