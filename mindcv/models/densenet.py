@@ -13,12 +13,11 @@ from typing import Optional, Sequence, Tuple
 from mindspore import nn, ops
 from mindspore.common.initializer import HeNormal, Zero
 
+from ..data.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from .registry import register_model
 
 __all__ = ["DenseNet", "densenet121", "densenet161", "densenet169", "densenet201", "default_cfgs"]
 
-IMAGENET_DEFAULT_MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)
-IMAGENET_DEFAULT_STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
 _URL = "https://download.mindspore.cn/toolkits/mindcv/densenet/{}-120_5004_Ascend.ckpt"
 
 

@@ -1,0 +1,56 @@
+"""timm-style auto-augment strings mapped onto MindSpore's C++ policies.
+
+- `randaug-m9-n2-mstd0.5`: RandAugment with n ops (default 2) at magnitude m of 10 (timm's scale,
+  i.e. 11 magnitude bins). MindSpore draws no magnitude noise, so `mstd` > 0 picks, per image, one
+  of 16 RandAugment ops whose magnitudes are the quantiles of N(m, mstd) (timm draws per op).
+- `autoaug`: AutoAugment, ImageNet policy.   - `trivialaugwide`: TrivialAugmentWide.
+"""
+
+import re
+from statistics import NormalDist
+
+import mindspore.dataset.transforms as T
+import mindspore.dataset.vision as vision
+
+from ..utils.errors import MindCVError
+
+__all__ = ["auto_augment_op"]
+
+_MAX_LEVEL = 10
+_NOISE_STEPS = 16
+
+
+def auto_augment_op(spec: str, interpolation: vision.Inter):
+    """The transform op for `spec` (see the module docstring), applied to HWC uint8 images."""
+    name, *params = spec.lower().split("-")
+    if name == "autoaug" and not params:
+        return vision.AutoAugment(vision.AutoAugmentPolicy.IMAGENET, interpolation)
+    if name == "trivialaugwide" and not params:
+        return vision.TrivialAugmentWide(interpolation=interpolation)
+    if name == "randaug":
+        return _rand_augment(spec, params, interpolation)
+    raise MindCVError(
+        f"unknown auto_augment {spec!r}; use e.g. 'randaug-m9-mstd0.5', 'autoaug' or 'trivialaugwide'"
+    )
+
+
+def _rand_augment(spec: str, params, interpolation):
+    settings = {"m": 9.0, "n": 2.0, "mstd": 0.0}
+    for param in params:
+        match = re.fullmatch(r"(mstd|m|n)(\d+(?:\.\d*)?)", param)
+        if not match:
+            raise MindCVError(
+                f"cannot read {param!r} in auto_augment {spec!r}; "
+                "RandAugment takes m<int>, n<int>, mstd<float>, e.g. randaug-m9-n2-mstd0.5"
+            )
+        settings[match.group(1)] = float(match.group(2))
+    magnitude, mstd = settings["m"], settings["mstd"]
+    quantiles = (
+        [NormalDist().inv_cdf((k + 0.5) / _NOISE_STEPS) for k in range(_NOISE_STEPS)] if mstd > 0 else [0.0]
+    )
+    levels = [int(round(min(max(magnitude + mstd * q, 0), _MAX_LEVEL))) for q in quantiles]
+    ops = [
+        vision.RandAugment(int(settings["n"]), level, _MAX_LEVEL + 1, interpolation=interpolation)
+        for level in levels
+    ]
+    return ops[0] if len(ops) == 1 else T.RandomChoice(ops)

@@ -1,0 +1,138 @@
+"""create_dataset on every dataset kind, made here in its real layout; sharding; bad data."""
+
+import logging
+
+import numpy as np
+import pytest
+
+from mindcv import MindCVError
+from mindcv.data import create_dataset, epoch_iterator, get_class_names, get_dataset_download_root, get_source
+from mindcv.data.datasets import CIFAR_ARCHIVES
+from mindcv.utils.download import get_mindcv_home
+
+from .fakes import cifar_records, make_image_tree, write_cifar
+
+
+def _rows(dataset, epoch=0):
+    return [(image, int(label)) for image, label in epoch_iterator(dataset, epoch, output_numpy=True)]
+
+
+@pytest.mark.parametrize("name", ["", "imagenet", "ImageNet"])
+def test_image_folder(tmp_path, name):
+    make_image_tree(tmp_path, "val")
+    dataset = create_dataset(name, root=tmp_path, split="val", shuffle=False)
+    assert get_class_names(dataset) == ["cat", "dog", "fox"] and len(dataset) == 12
+    rows = _rows(dataset)
+    assert [label for _, label in rows] == [0] * 4 + [1] * 4 + [2] * 4
+    assert all(image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3 for image, _ in rows)
+    assert {image.shape[:2] for image, _ in rows} == {(32, 32), (36, 40), (40, 48)}  # grey PNGs became RGB
+
+
+def test_missing_or_empty_split_folder_names_the_path(tmp_path):
+    with pytest.raises(MindCVError, match=f"{tmp_path / 'train'} does not exist"):
+        create_dataset("imagenet", root=tmp_path)
+    with pytest.raises(MindCVError, match="cannot be downloaded; put it at"):
+        create_dataset("imagenet", root=tmp_path, download=True)
+    (tmp_path / "train" / "cat").mkdir(parents=True)
+    with pytest.raises(MindCVError, match="holds no images"):
+        create_dataset("imagenet", root=tmp_path, download=True)  # present data needs no download
+
+
+def _corrupt(tmp_path):
+    paths = make_image_tree(tmp_path, per_class=3)
+    paths[1].write_bytes(b"not a jpeg at all")
+    paths[4].write_bytes(paths[4].read_bytes()[:200])  # truncated JPEG
+    return paths
+
+
+def test_corrupt_image_stops_the_run_naming_the_file(tmp_path):
+    paths = _corrupt(tmp_path)
+    dataset = create_dataset("imagenet", root=tmp_path, shuffle=False)
+    with pytest.raises(MindCVError, match=r"cannot read image .*(1|2)\.JPG.*skip_corrupt=True") as err:
+        _rows(dataset)
+    assert str(paths[1]) in str(err.value) or str(paths[4]) in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_skip_corrupt_replaces_and_counts(tmp_path, caplog):
+    paths = _corrupt(tmp_path)
+    dataset = create_dataset("imagenet", root=tmp_path, shuffle=False, skip_corrupt=True)
+    with caplog.at_level(logging.WARNING):
+        for epoch in range(2):
+            rows = _rows(dataset, epoch)
+            assert len(rows) == len(paths) == 9  # replaced, so batch positions do not move
+    source = get_source(dataset)
+    assert source.num_skipped == 2
+    assert sum("skipped unreadable image" in r.message for r in caplog.records) == 2  # once per file
+    assert "2 image(s) skipped so far" in caplog.text
+
+
+@pytest.mark.parametrize("name", ["cifar10", "cifar100"])
+def test_cifar_binary_layout(tmp_path, name):
+    records = write_cifar(tmp_path, name)
+    fmt = CIFAR_ARCHIVES[name]
+    train = create_dataset(name, root=tmp_path, shuffle=False)
+    assert len(train) == len(records["train"]) and len(get_class_names(train)) == fmt.num_classes
+    rows = _rows(train)
+    first = records["train"][0]
+    assert rows[0][1] == first[fmt.label_bytes - 1]  # CIFAR-100: the fine label
+    assert np.array_equal(rows[0][0], first[fmt.label_bytes :].reshape(3, 32, 32).transpose(1, 2, 0))
+    for split in ("val", "test"):
+        held_out = create_dataset(name, root=tmp_path / fmt.folder, split=split, shuffle=False)
+        assert [label for _, label in _rows(held_out)] == records["test"][:, fmt.label_bytes - 1].tolist()
+    assert get_class_names(held_out)[3] == "class3"
+
+
+def test_cifar_errors(tmp_path):
+    with pytest.raises(MindCVError, match="download=True"):
+        create_dataset("cifar10", root=tmp_path)
+    write_cifar(tmp_path, "cifar10")
+    with pytest.raises(MindCVError, match="no split 'valid'"):
+        create_dataset("cifar10", root=tmp_path, split="valid")
+    bad = tmp_path / "cifar-10-batches-bin" / "data_batch_3.bin"
+    bad.write_bytes(bad.read_bytes()[:-100])
+    with pytest.raises(MindCVError, match=r"data_batch_3.bin has \d+ bytes.*delete .* download=True"):
+        create_dataset("cifar10", root=tmp_path)
+    (tmp_path / "c100" / "cifar-100-binary").mkdir(parents=True)
+    cifar_records("cifar10", 3).tofile(tmp_path / "c100" / "cifar-100-binary" / "train.bin")
+    with pytest.raises(MindCVError, match="not a whole number"):
+        create_dataset("cifar100", root=tmp_path / "c100")
+
+
+def test_digits_fixed_stratified_split():
+    train = create_dataset("digits", split="train", shuffle=False, seed=1)
+    val = create_dataset("digits", split="val", shuffle=False, seed=2)
+    assert (len(train), len(val)) == (1437, 360) and get_class_names(val) == [str(d) for d in range(10)]
+    train_src, val_src = get_source(train), get_source(val)
+    assert train_src.images.shape[1:] == (32, 32, 3) and train_src.images.dtype == np.uint8
+    assert np.bincount(val_src.labels).min() >= 35  # every class ~20% in val
+    train_set = {im.tobytes() for im in train_src.images}
+    assert sum(im.tobytes() in train_set for im in val_src.images) < 5  # (a few digits are duplicates)
+    assert np.array_equal(get_source(create_dataset("digits", split="test")).labels, val_src.labels)
+    assert get_source(create_dataset("digits", image_size=16)).images.shape[1:] == (16, 16, 3)
+
+
+def test_unknown_name_and_option_suggest_the_fix():
+    with pytest.raises(MindCVError, match="did you mean 'cifar10'"):
+        create_dataset("cifar")
+    with pytest.raises(MindCVError, match=r"unknown option\(s\) \['img_size'\].*image_size"):
+        create_dataset("digits", img_size=16)
+
+
+def test_default_root_is_under_mindcv_home():
+    assert get_dataset_download_root() == get_mindcv_home() / "datasets"
+    with pytest.raises(MindCVError, match=str(get_dataset_download_root() / "cifar10")):
+        create_dataset("cifar10")
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_shards_through_the_pipeline(tmp_path, shuffle):
+    write_cifar(tmp_path, "cifar10", per_file=5)  # 25 training images, pixel (0,0) red = their index
+
+    def ids(**kw):
+        return [int(image[0, 0, 0]) for image, _ in _rows(create_dataset("cifar10", root=tmp_path, **kw), 1)]
+
+    shards = [ids(shuffle=shuffle, num_shards=3, shard_id=k, even_shards=False) for k in range(3)]
+    assert sorted(sum(shards, [])) == list(range(25))  # eval shards: every sample exactly once
+    shards = [ids(shuffle=shuffle, num_shards=3, shard_id=k, even_shards=True) for k in range(3)]
+    assert [len(s) for s in shards] == [8, 8, 8] and len(set(sum(shards, []))) == 24

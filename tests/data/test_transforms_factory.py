@@ -1,0 +1,104 @@
+"""create_transforms: output shapes, dtypes and value ranges of every recipe; clear errors."""
+
+import mindspore.dataset as ds
+import mindspore.dataset.transforms as T
+import numpy as np
+import pytest
+
+from mindcv import MindCVError
+from mindcv.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, create_transforms
+
+LOW = (0 - np.array(IMAGENET_DEFAULT_MEAN)) / np.array(IMAGENET_DEFAULT_STD)
+HIGH = (255 - np.array(IMAGENET_DEFAULT_MEAN)) / np.array(IMAGENET_DEFAULT_STD)
+
+
+def _images(shapes):
+    rng = np.random.default_rng(0)
+    return [rng.integers(0, 256, (*shape, 3), dtype=np.uint8) for shape in shapes]
+
+
+def _apply(ops, images):
+    dataset = ds.GeneratorDataset(lambda: ((im,) for im in images), ["image"], shuffle=False)
+    dataset = dataset.map(ops, input_columns="image", num_parallel_workers=1)
+    return [row[0] for row in dataset.create_tuple_iterator(num_epochs=1, output_numpy=True)]
+
+
+def _check_range(out):
+    assert out.dtype == np.float32
+    per_channel = out.reshape(3, -1)
+    assert np.all(per_channel.min(1) >= LOW - 1e-3) and np.all(per_channel.max(1) <= HIGH + 1e-3)
+
+
+@pytest.mark.parametrize("is_training", [True, False])
+@pytest.mark.parametrize(
+    "auto_augment", [None, "randaug-m9-mstd0.5", "randaug-m7-n1", "autoaug", "trivialaugwide"]
+)
+def test_imagenet_recipes(is_training, auto_augment):
+    ops = create_transforms("imagenet", is_training, image_resize=48, auto_augment=auto_augment, vflip=0.5)
+    for out in _apply(ops, _images([(60, 80), (120, 50), (48, 48)])):
+        assert out.shape == (3, 48, 48)
+        _check_range(out)
+
+
+def test_imagenet_eval_resizes_by_crop_pct_then_centre_crops():
+    ops = create_transforms("", is_training=False, image_resize=32, crop_pct=0.5)
+    assert [type(op).__name__ for op in ops] == ["Resize", "CenterCrop", "Normalize", "HWC2CHW"]
+    image = _images([(64, 64)])[0]
+    (out,) = _apply(ops, [image])
+    expected = (image[16:48, 16:48] - np.array(IMAGENET_DEFAULT_MEAN)) / np.array(IMAGENET_DEFAULT_STD)
+    np.testing.assert_allclose(out, expected.transpose(2, 0, 1), atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["cifar10", "cifar100", "digits"])
+@pytest.mark.parametrize("size", [32, 64])
+def test_small_image_recipes(name, size):
+    train = create_transforms(name, is_training=True, image_resize=size)
+    assert [type(op).__name__ for op in train][:3] == ["Resize", "RandomCrop", "RandomHorizontalFlip"]
+    assert train[1].padding == (size // 8,) * 4  # pad-4 at 32
+    assert not any(type(op).__name__ == "RandomColorAdjust" for op in train)
+    for ops in (train, create_transforms(name, is_training=False, image_resize=size)):
+        for out in _apply(ops, _images([(32, 32)] * 3)):
+            assert out.shape == (3, size, size)
+            _check_range(out)
+
+
+def test_eval_is_deterministic_and_colour_jitter_only_when_asked():
+    images = _images([(50, 70)] * 2)
+    ops = create_transforms("imagenet", is_training=False, image_resize=32)
+    assert all(np.array_equal(a, b) for a, b in zip(_apply(ops, images), _apply(ops, images)))
+    names = [type(op).__name__ for op in create_transforms("imagenet", True, color_jitter=0.0, hflip=0.0)]
+    assert names == ["RandomResizedCrop", "Normalize", "HWC2CHW"]
+    jitter = create_transforms("imagenet", True, color_jitter=(0.1, 0.2, 0.3, 0.1))
+    assert type(jitter[2]).__name__ == "RandomColorAdjust"
+
+
+def test_mstd_spreads_the_randaugment_magnitude():
+    op = create_transforms("imagenet", True, auto_augment="randaug-m9-mstd0.5")[2]
+    assert isinstance(op, T.RandomChoice)
+    levels = [t.magnitude for t in op.transforms]
+    assert min(levels) < 9 < max(levels) and max(levels) <= 10 and sorted(levels) == levels
+    single = create_transforms("imagenet", True, auto_augment="randaug-m9")[2]
+    assert (single.magnitude, single.num_magnitude_bins, single.num_ops) == (9, 11, 2)
+
+
+def test_random_erasing_writes_the_value_into_a_box():
+    ops = create_transforms("imagenet", True, image_resize=32, re_prob=1.0, re_value=0, color_jitter=0)
+    for out in _apply(ops, _images([(40, 40)] * 4)):
+        rows, cols = np.nonzero(np.all(out == 0, axis=0))
+        assert len(rows) > 0 and len(rows) == (np.ptp(rows) + 1) * (np.ptp(cols) + 1)  # one full rectangle
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"dataset_name": "cifar"}, "did you mean 'cifar10'"),
+        ({"interpolation": "lanczos"}, "unknown interpolation"),
+        ({"auto_augment": "augmix"}, "unknown auto_augment"),
+        ({"auto_augment": "randaug-m9-inc1", "is_training": True}, "cannot read 'inc1'"),
+        ({"separate": True}, r"unknown transform option\(s\) \['separate'\]"),
+    ],
+)
+def test_bad_options_are_clear_errors(kwargs, message):
+    kwargs.setdefault("is_training", True)
+    with pytest.raises(MindCVError, match=message):
+        create_transforms(**kwargs)
