@@ -7,6 +7,10 @@ os.environ.setdefault("GLOG_v", "3")
 import mindspore as ms  # noqa: E402
 import pytest  # noqa: E402
 
+from mindcv.utils.runtime import limit_onednn_isa  # noqa: E402
+
+limit_onednn_isa()
+
 ms.set_device("CPU")
 ms.device_context.cpu.op_tuning.threads_num(min(os.cpu_count() or 1, 4))
 

@@ -1,0 +1,41 @@
+"""Entry-point wrapper for the scripts: one clear line for user errors, a clean exit.
+
+`MindCVError` (and an interrupt) print one line and exit non-zero; `--debug` shows the
+traceback instead. MindSpore 2.10 prints hundreds of `Cell.__del__` tracebacks while the
+interpreter tears its objects down, so a finished script flushes its output and leaves with
+`os._exit` after running the `atexit` handlers itself.
+"""
+
+import atexit
+import os
+import sys
+from typing import Callable, Optional, Sequence
+
+from .errors import MindCVError
+
+__all__ = ["run_script"]
+
+
+def run_script(main: Callable, parse_args: Callable, argv: Optional[Sequence[str]] = None) -> None:
+    """parse_args(argv) -> main(args), mapping failures to exit codes (2: bad input, 130: interrupted)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv or "debug=True" in argv
+    code = 0
+    try:
+        main(parse_args(argv))
+    except MindCVError as err:
+        if debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        print("interrupted; continue with --resume", file=sys.stderr)
+        code = 130
+    _exit(code)
+
+
+def _exit(code: int) -> None:
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

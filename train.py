@@ -1,0 +1,209 @@
+"""Train or fine-tune a DenseNet: `python train.py -c configs/densenet/densenet_121_demo.yaml`.
+
+A short pipeline over the package's factories: data, model, loss, learning rates, optimizer,
+train step, then the epoch loop. Every option is documented in config.py (`--help`).
+"""
+
+import os
+
+os.environ.setdefault("GLOG_v", "3")  # before MindSpore loads: keep its INFO/WARNING flood off the console
+
+import logging  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from config import parse_args, save_args  # noqa: E402
+from mindcv.data import create_dataset, create_loader, create_transforms, get_class_names  # noqa: E402
+from mindcv.loss import create_loss  # noqa: E402
+from mindcv.models import create_model  # noqa: E402
+from mindcv.optim import create_optimizer  # noqa: E402
+from mindcv.scheduler import create_scheduler  # noqa: E402
+from mindcv.utils.checkpoints import CheckpointManager  # noqa: E402
+from mindcv.utils.cli import run_script  # noqa: E402
+from mindcv.utils.errors import MindCVError  # noqa: E402
+from mindcv.utils.fit import RunPosition, Trainer  # noqa: E402
+from mindcv.utils.metrics_log import MetricsLog  # noqa: E402
+from mindcv.utils.runtime import init_runtime  # noqa: E402
+from mindcv.utils.train_step import create_trainer  # noqa: E402
+
+_logger = logging.getLogger("train")
+
+
+def build_loader(args, dist, split: str, is_training: bool):
+    """A loader over this rank's shard of `split`; an unset --num_classes becomes the dataset's."""
+    dataset = create_dataset(
+        name=args.dataset,
+        root=args.data_dir,
+        split=split,
+        shuffle=args.shuffle if is_training else False,
+        num_samples=args.num_samples,
+        num_shards=dist.group_size if dist.distributed else None,
+        shard_id=dist.rank if dist.distributed else None,
+        num_parallel_workers=args.num_parallel_workers,
+        download=args.dataset_download,
+        seed=args.seed,
+        skip_corrupt=args.skip_corrupt,
+    )
+    classes = len(get_class_names(dataset))
+    if args.num_classes is None:
+        args.num_classes = classes
+    if classes != args.num_classes:
+        raise MindCVError(
+            f"dataset {args.dataset or args.data_dir} has {classes} classes but --num_classes is "
+            f"{args.num_classes}; pass --num_classes {classes}"
+        )
+    transform = create_transforms(
+        args.dataset,
+        is_training=is_training,
+        image_resize=args.image_resize,
+        scale=args.scale,
+        ratio=args.ratio,
+        hflip=args.hflip,
+        vflip=args.vflip,
+        color_jitter=args.color_jitter,
+        interpolation=args.interpolation,
+        auto_augment=args.auto_augment,
+        mean=args.mean,
+        std=args.std,
+        re_prob=args.re_prob,
+        re_scale=args.re_scale,
+        re_ratio=args.re_ratio,
+        re_value=args.re_value,
+        crop_pct=args.crop_pct,
+    )
+    mixing = is_training and (args.mixup > 0 or args.cutmix > 0)
+    loader = create_loader(
+        dataset,
+        batch_size=args.batch_size,
+        drop_remainder=args.drop_remainder if is_training else False,
+        is_training=is_training,
+        mixup=args.mixup if is_training else 0.0,
+        cutmix=args.cutmix if is_training else 0.0,
+        cutmix_prob=args.cutmix_prob,
+        num_classes=args.num_classes,
+        transform=transform,
+        num_parallel_workers=args.num_parallel_workers,
+        label_smoothing=args.label_smoothing if mixing else 0.0,  # smoothed soft labels come with mixing
+        seed=args.seed,
+    )
+    if loader.get_dataset_size() == 0:
+        raise MindCVError(
+            f"split '{split}' yields no full batch of {args.batch_size} per device; lower --batch_size"
+        )
+    return loader
+
+
+def build_train_step(args, dist, steps_per_epoch: int):
+    """Model, loss, per-step learning rates, optimizer and the train step around them."""
+    model_kwargs = {} if args.drop_rate is None else {"drop_rate": args.drop_rate}
+    network = create_model(
+        args.model,
+        num_classes=args.num_classes,
+        pretrained=args.pretrained,
+        in_channels=args.in_channels,
+        checkpoint_path=args.ckpt_path,
+        **model_kwargs,
+    )
+    mixing = args.mixup > 0 or args.cutmix > 0
+    loss = create_loss(
+        args.loss,
+        reduction=args.reduction,
+        label_smoothing=0.0 if mixing else args.label_smoothing,
+        aux_factor=args.aux_factor,
+    )
+    updates_per_epoch = steps_per_epoch // args.gradient_accumulation_steps
+    if updates_per_epoch == 0:
+        raise MindCVError(
+            f"--gradient_accumulation_steps {args.gradient_accumulation_steps} exceeds the "
+            f"{steps_per_epoch} steps of an epoch; lower it"
+        )
+    learning_rates = create_scheduler(
+        updates_per_epoch,
+        scheduler=args.scheduler,
+        lr=args.lr,
+        min_lr=args.min_lr,
+        warmup_epochs=args.warmup_epochs,
+        warmup_factor=args.warmup_factor,
+        decay_epochs=args.decay_epochs,
+        decay_rate=args.decay_rate,
+        milestones=args.multi_step_decay_milestones,
+        num_epochs=args.epoch_size,
+        num_cycles=args.num_cycles,
+        cycle_decay=args.cycle_decay,
+        lr_epoch_stair=args.lr_epoch_stair,
+    )
+    optimizer = create_optimizer(
+        network,
+        opt=args.opt,
+        lr=learning_rates,
+        weight_decay=args.weight_decay,
+        momentum=args.momentum,
+        nesterov=args.use_nesterov,
+        weight_decay_filter=args.weight_decay_filter,
+        layer_decay=args.layer_decay,
+        eps=args.eps,
+        checkpoint_path=args.ckpt_path if args.resume_opt else "",
+    )
+    dynamic = args.loss_scale_type == "dynamic" or (args.loss_scale_type == "auto" and args.amp_level != "O0")
+    train_step = create_trainer(
+        network,
+        loss,
+        optimizer,
+        amp_level=args.amp_level,
+        loss_scale_type="dynamic" if dynamic else "fixed",
+        loss_scale=args.loss_scale,
+        clip_grad=args.clip_grad,
+        clip_value=args.clip_value,
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        ema=args.ema,
+        ema_decay=args.ema_decay,
+        distributed=dist.distributed,
+    )
+    return train_step, learning_rates
+
+
+def main(args) -> None:
+    dist = init_runtime(
+        args.mode,
+        args.device_target,
+        args.threads,
+        args.seed,
+        getattr(args, "deterministic", False),
+        args.distribute,
+    )
+    train_loader = build_loader(args, dist, args.train_split, is_training=True)
+    val_loader = build_loader(args, dist, args.val_split, is_training=False) if args.val_while_train else None
+    train_step, learning_rates = build_train_step(args, dist, train_loader.get_dataset_size())
+
+    ckpt_dir = Path(args.ckpt_save_dir)
+    checkpoints = CheckpointManager(ckpt_dir, args.model, args.keep_checkpoint_max)
+    position = RunPosition()
+    if args.resume:
+        path = checkpoints.find_resume_state(args.resume)
+        position = RunPosition(**checkpoints.load_resume_state(train_step, path))
+        _logger.info("resumed from %s at epoch %d, step %d", path, position.epoch, position.step_in_epoch)
+    save_args(args, str(ckpt_dir / "config.yaml"), dist.rank)
+    metrics = MetricsLog(
+        ckpt_dir / "metrics.csv", ckpt_dir / "curves.png" if args.plot else None, resume_epoch=position.epoch
+    )
+    trainer = Trainer(
+        train_step,
+        train_loader,
+        val_loader,
+        checkpoints,
+        metrics,
+        learning_rates,
+        epochs=args.epoch_size,
+        dist=dist,
+        global_batch_size=args.batch_size * dist.group_size,
+        val_interval=args.val_interval,
+        ckpt_save_interval=args.ckpt_save_interval,
+        nonfinite_policy=args.nonfinite_policy,
+    )
+    result = trainer.fit(position)
+    if dist.is_main:
+        best = f", best top-1 {position.best_top1:.4f}" if result else ""
+        _logger.info("done: checkpoints in %s%s", ckpt_dir, best)
+
+
+if __name__ == "__main__":
+    run_script(main, parse_args)

@@ -1,0 +1,55 @@
+"""Validate a DenseNet: top-1, top-5 and loss of published or your own weights.
+
+python validate.py --model=densenet121 --dataset=imagenet --val_split=val --pretrained
+python validate.py --model=densenet121 --dataset=imagenet --val_split=val \
+        --ckpt_path=./ckpt/densenet121-best.ckpt
+"""
+
+import os
+
+os.environ.setdefault("GLOG_v", "3")  # before MindSpore loads: keep its INFO/WARNING flood off the console
+
+import json  # noqa: E402
+import logging  # noqa: E402
+
+from config import parse_args  # noqa: E402
+from mindcv.models import create_model  # noqa: E402
+from mindcv.utils.cli import run_script  # noqa: E402
+from mindcv.utils.errors import MindCVError  # noqa: E402
+from mindcv.utils.evaluate import evaluate  # noqa: E402
+from mindcv.utils.metrics_log import atomic_write_bytes  # noqa: E402
+from mindcv.utils.runtime import init_runtime  # noqa: E402
+from train import build_loader  # noqa: E402
+
+_logger = logging.getLogger("validate")
+
+
+def main(args) -> None:
+    if not (args.pretrained or args.ckpt_path):
+        raise MindCVError("nothing to validate: pass --pretrained or --ckpt_path PATH")
+    dist = init_runtime(args.mode, args.device_target, args.threads, args.seed, False, args.distribute)
+    loader = build_loader(args, dist, args.val_split, is_training=False)
+    network = create_model(
+        args.model,
+        num_classes=args.num_classes,
+        pretrained=args.pretrained,
+        in_channels=args.in_channels,
+        checkpoint_path=args.ckpt_path,
+    )
+    if args.val_amp_level != "O0":
+        import mindspore as ms
+
+        ms.amp.auto_mixed_precision(network, args.val_amp_level)
+    result = evaluate(network, loader, distributed=dist.distributed, progress=dist.is_main)
+    if not dist.is_main:
+        return
+    print(
+        f"{args.model} on {args.dataset}/{args.val_split}: top-1 {result['top1']:.4f}, "
+        f"top-5 {result['top5']:.4f}, loss {result['loss']:.4f}, {result['num_samples']} samples"
+    )
+    if args.json:
+        atomic_write_bytes(args.json, (json.dumps(result, indent=2) + "\n").encode())
+
+
+if __name__ == "__main__":
+    run_script(main, parse_args)
