@@ -13,7 +13,7 @@ import json  # noqa: E402
 import logging  # noqa: E402
 
 from config import parse_args  # noqa: E402
-from mindcv.models import create_model  # noqa: E402
+from mindcv.models import create_model, get_pretrained_cfg, load_weights  # noqa: E402
 from mindcv.utils.cli import run_script  # noqa: E402
 from mindcv.utils.errors import MindCVError  # noqa: E402
 from mindcv.utils.evaluate import evaluate  # noqa: E402
@@ -28,14 +28,12 @@ def main(args) -> None:
     if not (args.pretrained or args.ckpt_path):
         raise MindCVError("nothing to validate: pass --pretrained or --ckpt_path PATH")
     dist = init_runtime(args.mode, args.device_target, args.threads, args.seed, False, args.distribute)
+    if args.num_classes is None and args.pretrained:
+        args.num_classes = get_pretrained_cfg(args.model)["num_classes"]
     loader = build_loader(args, dist, args.val_split, is_training=False)
-    network = create_model(
-        args.model,
-        num_classes=args.num_classes,
-        pretrained=args.pretrained,
-        in_channels=args.in_channels,
-        checkpoint_path=args.ckpt_path,
-    )
+    network = create_model(args.model, num_classes=args.num_classes, in_channels=args.in_channels)
+    # No head may be dropped here: validating a fresh random classifier would be meaningless.
+    load_weights(network, args.model, args.pretrained, args.ckpt_path, args.in_channels, new_head=False)
     if args.val_amp_level != "O0":
         import mindspore as ms
 

@@ -63,7 +63,8 @@ def set_epoch(dataset, epoch: int, start_batch: int = 0) -> None:
 
     Samples before `start_batch * batch_size` are not read at all. Call it before every
     `create_tuple_iterator(num_epochs=1)`; MindSpore snapshots the sampler when it builds an
-    iterator. For an unbatched dataset, `start_batch` counts samples.
+    iterator. For an unbatched dataset, `start_batch` counts samples. Also reseeds MindSpore's
+    dataset RNG with `seed + epoch`.
     """
     batch_size = next((n.batch_size for n in _nodes(dataset) if isinstance(n, ds.BatchDataset)), 1)
     samplers = [
@@ -73,6 +74,9 @@ def set_epoch(dataset, epoch: int, start_batch: int = 0) -> None:
         raise MindCVError("set_epoch needs a dataset made by mindcv.data.create_dataset")
     for sampler in samplers:
         sampler.set_epoch(epoch, start_batch * batch_size)
+    # MindSpore's random augmentations draw from the global dataset seed when the iterator is
+    # built: seeding it per epoch makes an epoch's augmentations the same in a resumed run.
+    ds.config.set_seed(samplers[0].seed + epoch)
     for node in _nodes(dataset):
         if isinstance(getattr(node, "per_batch_map", None), Mixup):
             node.per_batch_map.set_epoch(epoch, start_batch)

@@ -4,7 +4,7 @@ from . import densenet
 from .checkpoint import adapt_input_conv, load_params, read_checkpoint
 from .convert import convert_key, convert_state_dict, convert_weights, read_state_dict
 from .densenet import DenseNet, densenet121, densenet161, densenet169, densenet201
-from .factory import create_model, load_pretrained
+from .factory import create_model, load_weights
 from .registry import (
     get_pretrained_cfg,
     is_model,
@@ -35,7 +35,7 @@ __all__ = [
     "list_models",
     "list_modules",
     "load_params",
-    "load_pretrained",
+    "load_weights",
     "model_entrypoint",
     "read_checkpoint",
     "read_state_dict",

@@ -5,7 +5,7 @@ from ..utils.errors import MindCVError
 from .checkpoint import adapt_input_conv, load_params, read_checkpoint
 from .registry import get_pretrained_cfg, model_entrypoint
 
-__all__ = ["create_model", "load_pretrained"]
+__all__ = ["create_model", "load_weights"]
 
 
 def create_model(
@@ -21,26 +21,36 @@ def create_model(
     if pretrained and checkpoint_path:
         raise MindCVError("give either pretrained=True or checkpoint_path, not both")
     model = model_entrypoint(model_name)(num_classes=num_classes, in_channels=in_channels, **kwargs)
-    cfg = get_pretrained_cfg(model_name)
-    if pretrained:
-        load_pretrained(model, cfg, in_channels)
-    elif checkpoint_path:
-        params = read_checkpoint(checkpoint_path)
-        if f"{cfg.get('first_conv')}.weight" in params:
-            adapt_input_conv(params, cfg["first_conv"], in_channels)
-        load_params(model, params, checkpoint_path, classifier=cfg.get("classifier", "classifier"))
+    load_weights(model, model_name, pretrained, checkpoint_path, in_channels)
     return model
 
 
-def load_pretrained(model, cfg: dict, in_channels: int = 3) -> None:
-    """Load the weights at `cfg["url"]`, cached under `$MINDCV_HOME/checkpoints`.
+def load_weights(
+    model,
+    model_name: str,
+    pretrained: bool,
+    checkpoint_path: str = "",
+    in_channels: int = 3,
+    new_head: bool = True,
+) -> None:
+    """Load the published weights (`pretrained`) or `checkpoint_path` into `model`.
 
-    A cached file is used without touching the network; a new download is kept only once it
-    reads as a checkpoint, so a bad transfer never poisons the cache.
+    Published weights come from `cfg["url"]`, cached under `$MINDCV_HOME/checkpoints`: a cached
+    file is used without touching the network, and a new download is kept only once it reads as
+    a checkpoint, so a bad transfer never poisons the cache. With `new_head`, a classifier of
+    another class count is dropped (fine-tuning); without, it is an error (evaluation).
     """
-    if not cfg.get("url"):
-        raise MindCVError(f"{type(model).__name__} has no pretrained weights; drop --pretrained")
-    path = download_url(cfg["url"], get_mindcv_home() / "checkpoints", check=read_checkpoint)
+    cfg = get_pretrained_cfg(model_name)
+    if pretrained:
+        if not cfg.get("url"):
+            raise MindCVError(f"{model_name} has no pretrained weights; drop --pretrained")
+        path = download_url(cfg["url"], get_mindcv_home() / "checkpoints", check=read_checkpoint)
+    elif checkpoint_path:
+        path = checkpoint_path
+    else:
+        return
     params = read_checkpoint(path)
-    adapt_input_conv(params, cfg["first_conv"], in_channels)
-    load_params(model, params, path, classifier=cfg["classifier"])
+    first_conv = cfg.get("first_conv")
+    if first_conv and f"{first_conv}.weight" in params:
+        adapt_input_conv(params, first_conv, in_channels)
+    load_params(model, params, path, classifier=cfg.get("classifier", "classifier") if new_head else None)
