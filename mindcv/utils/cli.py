@@ -11,6 +11,7 @@ import os
 import sys
 from typing import Callable, Optional, Sequence
 
+from .distributed import detect_launcher
 from .errors import MindCVError
 
 __all__ = ["run_script"]
@@ -35,6 +36,8 @@ def run_script(main: Callable, parse_args: Callable, argv: Optional[Sequence[str
 
 
 def _exit(code: int) -> None:
+    if detect_launcher():  # MindSpore must unregister each rank from its cluster on the way out
+        sys.exit(code)
     atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()

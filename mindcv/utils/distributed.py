@@ -6,11 +6,12 @@ so on CPU the OpenMPI rank variables are mapped onto it here and rank 0 starts t
 process that msrun would otherwise start.
 """
 
-import atexit
 import logging
 import os
+import socket
 import subprocess
 import sys
+import time
 from typing import NamedTuple
 
 from .errors import MindCVError
@@ -18,6 +19,7 @@ from .errors import MindCVError
 __all__ = ["DistributedInfo", "detect_launcher", "init_distributed"]
 
 _logger = logging.getLogger(__name__)
+_SCHEDULERS: list = []  # the scheduler process started by rank 0 under mpirun on CPU
 _SCHEDULER_CODE = (
     "import mindspore as ms; ms.set_device('CPU'); from mindspore.communication import init; init()"
 )
@@ -91,14 +93,54 @@ def _map_openmpi_to_dynamic_cluster() -> None:
     if rank == 0:
         scheduler = subprocess.Popen(
             [sys.executable, "-c", _SCHEDULER_CODE],
-            env={**os.environ, "MS_ROLE": "MS_SCHED", "MS_NODE_ID": "scheduler"},
+            env={**{k: v for k, v in os.environ.items() if k != "MS_NODE_ID"}, "MS_ROLE": "MS_SCHED"},
         )
-        atexit.register(_stop, scheduler)
+        # Not waited for: it exits once every worker has unregistered, which rank 0 does only
+        # after its own exit handlers have run.
+        _SCHEDULERS.append(scheduler)
+    _wait_for_port(host, int(port))
 
 
-def _stop(process: subprocess.Popen, timeout: float = 30.0) -> None:
-    """Let the scheduler finish once the workers are done; end it if it lingers."""
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.terminate()
+def _wait_for_port(host: str, port: int, timeout: float = 120.0) -> None:
+    """Block until the scheduler listens: MindSpore retries a refused connection only after a long
+    back-off, which made start-up take a minute instead of seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=1.0).close()
+            return
+        except OSError as exc:
+            if time.monotonic() > deadline:
+                raise MindCVError(
+                    f"the MindSpore scheduler at {host}:{port} did not start within {timeout:.0f} s ({exc}); "
+                    "check that rank 0 runs and the port is free (set MS_SCHED_PORT)"
+                ) from exc
+            time.sleep(0.2)
+
+
+def check_replicas_agree(network, rtol: float = 1e-6) -> float:
+    """Raise unless every rank holds the same weights (compared by a checksum); return it.
+
+    Data parallelism is only correct while the replicas stay identical; a silent divergence
+    (a rank skipping an update, a broken all-reduce) would otherwise go unnoticed.
+    """
+    import mindspore as ms
+    import numpy as np
+    from mindspore import ops
+    from mindspore.communication import get_rank
+
+    # MindSpore's CPU AllReduce only sums: summing rank 0's value with zeros broadcasts it
+    # exactly, then every rank compares its own and the mismatches are counted.
+    checksum = np.float32(
+        sum(np.abs(p.asnumpy()).astype(np.float64).sum() for p in network.trainable_params())
+    )
+    reference = ops.AllReduce()(ms.Tensor([checksum if get_rank() == 0 else 0.0], ms.float32)).asnumpy()[0]
+    differs = float(abs(checksum - reference) > rtol * max(abs(reference), 1.0))
+    mismatches = int(ops.AllReduce()(ms.Tensor([differs], ms.float32)).asnumpy()[0])
+    if mismatches:
+        raise MindCVError(
+            f"weights of {mismatches} rank(s) differ from rank 0's; the data-parallel run is broken: "
+            "check that every rank uses the same config and MindSpore version"
+        )
+    checksum = float(checksum)
+    return checksum

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from ..data import epoch_iterator
 from .checkpoints import CheckpointManager
-from .distributed import DistributedInfo
+from .distributed import DistributedInfo, check_replicas_agree
 from .errors import MindCVError
 from .evaluate import evaluate
 from .metrics_log import MetricsLog
@@ -157,6 +157,9 @@ class Trainer:
                     if self.dist.is_main:
                         self.checkpoints.save_best(self._weights())
             row.update({f"val_{k}": v for k, v in result.items() if k != "num_samples"})
+        if self.dist.distributed:
+            checksum = check_replicas_agree(self.train_step.network)
+            _logger.info("weights identical on %d ranks (checksum %.6g)", self.dist.group_size, checksum)
         if self.dist.is_main:
             self._save(position)
             self.metrics.append(row)
