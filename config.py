@@ -213,6 +213,11 @@ _GROUPS = (
             ),
             _flag("distribute", False, "Data-parallel training over the processes of msrun or mpirun"),
             _int("seed", 42, "Seed of numpy, random and MindSpore", _NON_NEGATIVE),
+            _flag(
+                "deterministic",
+                False,
+                "Use deterministic kernels (ms.set_deterministic): reproducible, slower",
+            ),
             _int("threads", 0, "Threads for CPU operators; 0 means one per core", _NON_NEGATIVE),
             _int("log_interval", 100, "Refresh the training log every N steps", _POSITIVE),
             _flag("debug", False, "Show full Python tracebacks instead of one-line errors"),

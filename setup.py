@@ -18,10 +18,11 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["mindcv", "mindcv.*"]),
+    package_data={"mindcv.data": ["imagenet_classes.txt"]},
     python_requires=">=3.9",
     install_requires=REQUIREMENTS,
     extras_require={
-        "dev": ["pytest", "ruff"],
+        "dev": ["pytest", "ruff", "onnxruntime"],  # onnxruntime: export.py checks ONNX files with it
         # Reference implementations for weight conversion and speed comparison.
         "torch": ["torch==2.14.1", "torchvision==0.29.1", "safetensors"],
     },

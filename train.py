@@ -13,6 +13,7 @@ from pathlib import Path  # noqa: E402
 
 from config import parse_args, save_args  # noqa: E402
 from mindcv.data import create_dataset, create_loader, create_transforms, get_class_names  # noqa: E402
+from mindcv.data.class_names import CLASS_NAMES_FILE, save_class_names  # noqa: E402
 from mindcv.loss import create_loss  # noqa: E402
 from mindcv.models import create_model  # noqa: E402
 from mindcv.optim import create_optimizer  # noqa: E402
@@ -167,7 +168,7 @@ def main(args) -> None:
         args.device_target,
         args.threads,
         args.seed,
-        getattr(args, "deterministic", False),
+        args.deterministic,
         args.distribute,
     )
     train_loader = build_loader(args, dist, args.train_split, is_training=True)
@@ -182,6 +183,8 @@ def main(args) -> None:
         position = RunPosition(**checkpoints.load_resume_state(train_step, path))
         _logger.info("resumed from %s at epoch %d, step %d", path, position.epoch, position.step_in_epoch)
     save_args(args, str(ckpt_dir / "config.yaml"), dist.rank)
+    if dist.is_main:  # infer.py names the classes of this run's checkpoints from it
+        save_class_names(ckpt_dir / CLASS_NAMES_FILE, get_class_names(train_loader))
     metrics = MetricsLog(
         ckpt_dir / "metrics.csv", ckpt_dir / "curves.png" if args.plot else None, resume_epoch=position.epoch
     )

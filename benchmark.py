@@ -1,0 +1,104 @@
+"""Speed and memory of a registered model: train images/s, inference latency and throughput.
+
+python benchmark.py --model densenet121 --batch_size 16 --compare torchvision
+python benchmark.py --mode 0 1 --amp_level O0 O2 --json bench.json
+
+Prints the results table of the model page (train s/epoch on ImageNet-1k, infer ms at batch 1)
+in Markdown, then every figure per configuration and, with --compare, the ratios to torchvision.
+Each figure comes from its own fresh process (see mindcv/utils/benchmark.py for the method).
+"""
+
+import os
+
+os.environ.setdefault("GLOG_v", "3")  # before MindSpore loads: keep its INFO/WARNING flood off the console
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+
+from mindcv.utils.benchmark import benchmark, format_report  # noqa: E402
+from mindcv.utils.cli import run_script  # noqa: E402
+from mindcv.utils.download import get_mindcv_home  # noqa: E402
+from mindcv.utils.metrics_log import atomic_write_bytes  # noqa: E402
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", default="densenet121", help="registered model name (default: densenet121)")
+    parser.add_argument(
+        "--mode",
+        type=int,
+        nargs="+",
+        choices=(0, 1),
+        default=[0],
+        help="0 = Graph, 1 = PyNative (default: 0)",
+    )
+    parser.add_argument(
+        "--amp_level", nargs="+", choices=("O0", "O1", "O2", "O3"), default=["O0"], help="(default: O0)"
+    )
+    parser.add_argument(
+        "--image_size", type=_positive, default=224, help="input side in pixels (default: 224)"
+    )
+    parser.add_argument(
+        "--batch_size", type=_positive, default=16, help="train and throughput batch (default: 16)"
+    )
+    parser.add_argument("--num_classes", type=_positive, default=1000, help="(default: 1000)")
+    parser.add_argument(
+        "--warmup", type=_positive, default=2, help="untimed steps, the first compiles (default: 2)"
+    )
+    parser.add_argument(
+        "--repeats", type=_positive, default=5, help="timed steps; the median is kept (default: 5)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=0, help="CPU threads for both frameworks; 0 = one per core"
+    )
+    parser.add_argument("--device_target", default="auto", help="auto, CPU, GPU or Ascend (default: auto)")
+    parser.add_argument("--device_num", type=_positive, default=1, help="devices the s/epoch figure assumes")
+    parser.add_argument("--memory_efficient", action="store_true", help="recompute bottlenecks in backward")
+    parser.add_argument(
+        "--compare", choices=("torchvision",), help="also time torchvision's model of that name"
+    )
+    parser.add_argument(
+        "--compile_cache",
+        default=str(get_mindcv_home() / "compile_cache"),
+        help="MindSpore graph compile cache folder; '' disables it (default: $MINDCV_HOME/compile_cache)",
+    )
+    parser.add_argument("--json", default="", metavar="PATH", help="also write every figure as JSON here")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    return parser.parse_args(argv)
+
+
+def main(args) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    report = benchmark(
+        args.model,
+        modes=args.mode,
+        amp_levels=args.amp_level,
+        image_size=args.image_size,
+        batch_size=args.batch_size,
+        num_classes=args.num_classes,
+        warmup=args.warmup,
+        repeats=args.repeats,
+        threads=args.threads,
+        device_target=args.device_target,
+        device_num=args.device_num,
+        memory_efficient=args.memory_efficient,
+        compare=args.compare,
+        cache_root=args.compile_cache or None,
+    )
+    print(format_report(report))
+    if args.json:
+        atomic_write_bytes(args.json, (json.dumps(report, indent=2) + "\n").encode())
+
+
+if __name__ == "__main__":
+    run_script(main, parse_args)

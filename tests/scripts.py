@@ -1,0 +1,83 @@
+"""Run the top-level scripts as a user would: in a subprocess, from a working folder."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+# Smallest settings that still run the real pipeline: 32x32 inputs, a few samples, one worker.
+SMALL = ["--device_target", "CPU", "--image_resize", "32", "--num_parallel_workers", "1"]
+
+
+def script_env(**extra) -> dict:
+    """The environment of a user who activated the venv (msrun/mpirun run `python` from PATH)."""
+    env = dict(os.environ, GLOG_v="3", OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(extra)
+    return env
+
+
+def _argv(command) -> list:
+    return [sys.executable if c == "python" else str(c) for c in command]
+
+
+def run(command, cwd, timeout=900, **env) -> subprocess.CompletedProcess:
+    """Run `command` ("python" means this interpreter); never raises on a non-zero exit."""
+    return subprocess.run(
+        _argv(command), cwd=cwd, env=script_env(**env), capture_output=True, text=True, timeout=timeout
+    )
+
+
+def start(command, cwd, **env) -> subprocess.Popen:
+    """Start `command` in the background, its output discarded."""
+    return subprocess.Popen(
+        _argv(command), cwd=cwd, env=script_env(**env), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+def make_digit_folders(root: Path, per_class: int = 3) -> Path:
+    """An ImageFolder tree (train and val) of real digit images as PNGs, 10 classes."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    for split, offset in (("train", 0), ("val", per_class)):
+        for label in range(10):
+            folder = root / split / f"digit{label}"
+            folder.mkdir(parents=True, exist_ok=True)
+            images = digits.images[digits.target == label][offset : offset + per_class]
+            for i, image in enumerate(images):
+                pixels = (image * 255 / 16).astype(np.uint8)
+                Image.fromarray(pixels).resize((32, 32)).convert("RGB").save(folder / f"{i}.png")
+    return root
+
+
+def run_script(script: str, *args, cwd=None, timeout=900) -> subprocess.CompletedProcess:
+    """`python <repo>/<script> args...` from `cwd` (default: the repository)."""
+    return run(["python", ROOT / script, *args], cwd or ROOT, timeout=timeout)
+
+
+def make_checkpoint(path: Path, num_classes: int, model: str = "densenet121"):
+    """Save a randomly initialised `model` to `path`; return it in eval mode."""
+    import mindspore as ms
+
+    from mindcv.models import create_model
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    network = create_model(model, num_classes=num_classes)
+    network.set_train(False)
+    ms.save_checkpoint(network, str(path))
+    return network
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    """Exit code 2, no traceback, and one stderr line holding every fragment."""
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr[-2000:]
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]

@@ -1,0 +1,159 @@
+"""benchmark.py and mindcv/utils/benchmark.py: timing, report, table, compile cache, torchvision ratios."""
+
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import mindcv.utils.benchmark as benchmark_module
+from mindcv.utils.benchmark import (
+    IMAGENET_TRAIN_IMAGES,
+    format_report,
+    random_batch,
+    run_isolated,
+    time_steps,
+)
+from tests.scripts import ROOT, assert_one_line_error, run_script
+
+HAS_TORCHVISION = bool(importlib.util.find_spec("torch") and importlib.util.find_spec("torchvision"))
+SMALL = ["--image_size", 32, "--batch_size", 2, "--num_classes", 10, "--warmup", 1, "--repeats", 1]
+
+
+def test_time_steps_takes_the_median_after_warmup(monkeypatch):
+    durations = iter([0.30, 0.0, 0.02, 0.01, 0.03])
+    clock = {"t": 0.0}
+
+    def step():  # advances a fake clock instead of sleeping
+        clock["t"] += next(durations)
+
+    monkeypatch.setattr(benchmark_module.time, "perf_counter", lambda: clock["t"])
+    calls = []
+    result = time_steps(step, warmup=2, repeats=3, after_warmup=lambda: calls.append(clock["t"]))
+    assert result["first_s"] == pytest.approx(0.30)
+    assert result["median_s"] == pytest.approx(0.02)  # of 0.02, 0.01, 0.03: warm-up steps excluded
+    assert result["compile_s"] == pytest.approx(0.28)
+    assert calls == [pytest.approx(0.30)]  # called once, after the two warm-up steps
+
+
+def test_random_batch_is_the_same_for_every_caller():
+    images, labels = random_batch(3, 32, 10, seed=5)
+    again, again_labels = random_batch(3, 32, 10, seed=5)
+    assert images.shape == (3, 3, 32, 32) and images.dtype == np.float32
+    assert labels.dtype == np.int32 and labels.min() >= 0 and labels.max() < 10
+    np.testing.assert_array_equal(images, again)
+    np.testing.assert_array_equal(labels, again_labels)
+
+
+def _row(framework, mode, train_ips, latency_s, throughput_ips):
+    tasks = {"train": {"compile_cache": {"warm": mode == "graph"}}}
+    return {
+        "framework": framework,
+        "mode": mode,
+        "amp_level": "O0",
+        "device": "CPU",
+        "tasks": tasks,
+        "train_images_per_s": train_ips,
+        "train_s_per_epoch": IMAGENET_TRAIN_IMAGES / (train_ips * 8),
+        "train_compile_s": 12.5,
+        "train_peak_rss_mb": 2048.0,
+        "infer_ms_batch1": latency_s * 1000,
+        "infer_images_per_s": throughput_ips,
+    }
+
+
+def test_format_report_fills_the_seed_table_and_marks_missing_modes():
+    report = {
+        "model": "densenet121",
+        "image_size": 224,
+        "batch_size": 16,
+        "threads": 2,
+        "cpu": "Xeon (2 logical CPUs)",
+        "device_num": 8,
+        "results": [_row("mindspore", "graph", 4.0, 0.1, 10.0)],
+        "torchvision": None,
+        "ratios": [],
+        "compare": None,
+    }
+    table = format_report(report)
+    epoch = f"{IMAGENET_TRAIN_IMAGES / 32:,.0f}"  # 4 images/s on each of 8 devices
+    assert "| CPU | densenet121 | O0 | — | — | " + epoch + " | 100.0 |" in table
+    assert "| mindspore | graph | O0 | 4.00 | 12.5 (cached) | 2,048 | 100.0 | 10.00 |" in table
+    assert "torchvision" not in table
+
+    report["compare"] = "skipped: torch and torchvision are not installed"
+    assert format_report(report).endswith(
+        "\n\ntorchvision comparison skipped: torch and torchvision are not installed."
+    )
+
+
+def test_worker_module_does_not_load_mindspore():
+    """The torchvision worker runs this module: MindSpore in its process would inflate its RSS."""
+    code = "import sys, mindcv.utils.benchmark; print('mindspore' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip() == "False", result.stderr
+
+
+def test_unknown_model_is_one_line():
+    result = run_script("benchmark.py", "--model", "densenet12")
+    assert_one_line_error(result, "unknown model 'densenet12'", "densenet121")
+
+
+@pytest.mark.skipif(not HAS_TORCHVISION, reason="torch and torchvision are not installed")
+def test_pynative_run_with_torchvision_comparison(tmp_path):
+    path = tmp_path / "bench.json"
+    result = run_script("benchmark.py", "--mode", 1, *SMALL, "--compare", "torchvision", "--json", path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(path.read_text())
+
+    ours, theirs = report["results"][0], report["torchvision"]
+    assert (ours["framework"], ours["mode"], ours["amp_level"]) == ("mindspore", "pynative", "O0")
+    assert (theirs["framework"], theirs["mode"]) == ("torchvision", "eager")
+    for row in (ours, theirs):
+        assert set(row["tasks"]) == {"train", "latency", "throughput"}
+        for task in row["tasks"].values():
+            assert len(task["times_s"]) == 2 and task["median_s"] > 0
+            assert task["peak_rss_mb"] > 50 and task["rss_start_mb"] > 50
+        assert row["tasks"]["latency"]["batch_size"] == 1 and row["tasks"]["throughput"]["batch_size"] == 2
+        assert row["train_images_per_s"] == pytest.approx(2 / row["tasks"]["train"]["median_s"])
+        assert row["train_s_per_epoch"] == pytest.approx(IMAGENET_TRAIN_IMAGES / row["train_images_per_s"])
+        assert row["infer_ms_batch1"] == pytest.approx(1000 * row["tasks"]["latency"]["median_s"])
+    ratio = report["ratios"][0]
+    assert ratio["train_images_per_s"] == pytest.approx(
+        ours["train_images_per_s"] / theirs["train_images_per_s"]
+    )
+    assert ratio["infer_ms_batch1"] == pytest.approx(ours["infer_ms_batch1"] / theirs["infer_ms_batch1"])
+    assert report["threads"] >= 1 and report["image_size"] == 32
+
+    assert re.search(r"\| CPU \| densenet121 \| O0 \| [\d,]+ \| [\d,.]+ \| — \| — \|", result.stdout)
+    assert re.search(r"\| torchvision \| eager \| O0 \| [\d,.]+ \|", result.stdout)
+    assert re.search(r"\| pynative \| O0 \|( [\d.]+x \|){4}", result.stdout)
+
+
+def test_graph_compile_is_cached_for_the_next_run(tmp_path):
+    spec = dict(
+        framework="mindspore",
+        model="densenet121",
+        task="latency",
+        mode=0,
+        amp_level="O0",
+        image_size=32,
+        batch_size=1,
+        num_classes=10,
+        warmup=1,
+        repeats=1,
+        threads=2,
+        device_target="CPU",
+        memory_efficient=False,
+        seed=0,
+    )
+    cold = run_isolated(spec, tmp_path)
+    warm = run_isolated(spec, tmp_path)
+    assert cold["compile_cache"]["warm"] is False and warm["compile_cache"]["warm"] is True
+    assert list((tmp_path).rglob("*.mindir")), "no graph was cached"
+    assert warm["first_s"] < cold["first_s"]

@@ -1,0 +1,207 @@
+"""train.py and validate.py end to end, as subprocesses on data the tests make."""
+
+import csv
+import json
+import signal
+import time
+
+import mindspore as ms
+import numpy as np
+import pytest
+
+from tests.scripts import ROOT, SMALL, make_digit_folders, run, start
+
+DEMO = str(ROOT / "configs" / "densenet" / "densenet_121_demo.yaml")
+TINY_RUN = [*SMALL, "--num_samples", "32", "--batch_size", "16"]
+
+
+def ok(result):
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr and "__del__" not in result.stderr
+    return result
+
+
+def weights(path):
+    return {k: v.asnumpy() for k, v in ms.load_checkpoint(str(path)).items()}
+
+
+@pytest.mark.parametrize("mode", ["0", "1"], ids=["graph", "pynative"])
+def test_train_then_validate(tmp_path, mode):
+    ok(
+        run(
+            ["python", ROOT / "train.py", "-c", DEMO, *TINY_RUN, "--mode", mode, "--epoch_size", "1"],
+            tmp_path,
+        )
+    )
+    ckpt = tmp_path / "ckpt"
+    assert (ckpt / "classes.txt").read_text().split() == [str(i) for i in range(10)]
+    for name in ("config.yaml", "metrics.csv", "curves.png", "densenet121-1_2.ckpt", "densenet121-best.ckpt"):
+        assert (ckpt / name).is_file(), name
+    with open(ckpt / "metrics.csv") as f:
+        row = list(csv.DictReader(f))[-1]
+    ok(
+        run(
+            [
+                "python",
+                ROOT / "validate.py",
+                "-c",
+                DEMO,
+                *TINY_RUN,
+                "--mode",
+                mode,
+                "--ckpt_path",
+                ckpt / "densenet121-best.ckpt",
+                "--json",
+                tmp_path / "v.json",
+            ],
+            tmp_path,
+        )
+    )
+    result = json.loads((tmp_path / "v.json").read_text())
+    assert set(result) == {"top1", "top5", "loss", "num_samples"}
+    assert result["num_samples"] == 32  # the last, partial batch counted once
+    assert result["top1"] == pytest.approx(float(row["val_top1"]), abs=1e-4)
+    assert result["loss"] == pytest.approx(float(row["val_loss"]), rel=1e-3)
+
+
+def test_killed_run_resumes_to_the_same_weights(tmp_path):
+    """SIGKILL after epoch 1 of 2, then --resume: the same weights as an uninterrupted run."""
+    args = [
+        "python",
+        ROOT / "train.py",
+        "-c",
+        DEMO,
+        *TINY_RUN,
+        "--mode",
+        "1",
+        "--epoch_size",
+        "2",
+        "--val_while_train",
+        "False",
+        "--deterministic",
+    ]
+    ok(run([*args, "--ckpt_save_dir", "whole"], tmp_path))
+    killed = start([*args, "--ckpt_save_dir", "killed"], tmp_path)
+    metrics = tmp_path / "killed" / "metrics.csv"
+    deadline = time.monotonic() + 600
+    while not metrics.exists() and killed.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert not (tmp_path / "killed" / "densenet121-2_2.ckpt").exists(), "the run ended before it was killed"
+    resumed = ok(run([*args, "--ckpt_save_dir", "killed", "--resume"], tmp_path))
+    assert "resumed from" in resumed.stderr
+    whole, again = (
+        weights(tmp_path / "whole" / "densenet121-2_2.ckpt"),
+        weights(tmp_path / "killed" / "densenet121-2_2.ckpt"),
+    )
+    assert whole.keys() == again.keys()
+    for name, value in whole.items():
+        np.testing.assert_allclose(again[name], value, rtol=1e-6, atol=1e-7, err_msg=name)
+    with open(tmp_path / "killed" / "metrics.csv") as f:
+        assert [r["epoch"] for r in csv.DictReader(f)] == ["1", "2"]
+
+
+def test_missing_checkpoint_and_nothing_to_validate_are_one_line_errors(tmp_path):
+    missing = run(
+        ["python", ROOT / "validate.py", "-c", DEMO, "--ckpt_path", tmp_path / "nope.ckpt"], tmp_path
+    )
+    assert missing.returncode == 2 and "nope.ckpt" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
+    nothing = run(["python", ROOT / "validate.py", "-c", DEMO], tmp_path)
+    assert nothing.returncode == 2 and "--pretrained or --ckpt_path" in nothing.stderr
+
+
+def test_seed_validate_commands(tmp_path):
+    """The seed's two validate lines, on an ImageFolder `imagenet` tree."""
+    data = make_digit_folders(tmp_path / "imagenet")
+    ok(
+        run(
+            [
+                "python",
+                ROOT / "train.py",
+                "--model=densenet121",
+                "--dataset=imagenet",
+                f"--data_dir={data}",
+                "--epoch_size=1",
+                "--warmup_epochs=0",
+                "--batch_size=8",
+                *SMALL,
+            ],
+            tmp_path,
+        )
+    )
+    # Seed: python validate.py --model=densenet121 --dataset=imagenet --val_split=val \
+    #           --ckpt_path='./ckpt/densenet121-best.ckpt'
+    result = ok(
+        run(
+            [
+                "python",
+                "validate.py",
+                "--model=densenet121",
+                "--dataset=imagenet",
+                "--val_split=val",
+                "--ckpt_path=" + str(tmp_path / "ckpt" / "densenet121-best.ckpt"),
+                f"--data_dir={data}",
+                *SMALL,
+            ],
+            ROOT,
+        )
+    )
+    assert "top-1" in result.stdout and "30 samples" in result.stdout
+
+
+def test_seed_pretrained_commands_use_the_cache(tmp_path):
+    """`--pretrained` with weights already in $MINDCV_HOME: no network, fine-tune and validate."""
+    from mindcv.models import create_model, get_pretrained_cfg
+
+    home = tmp_path / "home"
+    url = get_pretrained_cfg("densenet121")["url"]
+    (home / "checkpoints").mkdir(parents=True)
+    ms.save_checkpoint(create_model("densenet121"), str(home / "checkpoints" / url.rsplit("/", 1)[1]))
+    from tests.data.fakes import write_cifar
+
+    write_cifar(tmp_path, "cifar10", per_file=4, test=6)
+    # Seed: python train.py --model=densenet121 --pretrained --opt=momentum --lr=0.001 dataset=cifar10 \
+    #           --num_classes=10 --dataset_download
+    ok(
+        run(
+            [
+                "python",
+                ROOT / "train.py",
+                "--model=densenet121",
+                "--pretrained",
+                "--opt=momentum",
+                "--lr=0.001",
+                "dataset=cifar10",
+                "--num_classes=10",
+                "--dataset_download",
+                "--epoch_size=1",
+                "--warmup_epochs=0",
+                "--batch_size=4",
+                *SMALL,
+            ],
+            tmp_path,
+            MINDCV_HOME=str(home),
+        )
+    )
+    tuned = weights(tmp_path / "ckpt" / "densenet121-best.ckpt")
+    assert tuned["classifier.weight"].shape == (10, 1024)
+    # python validate.py --model=densenet121 --dataset=imagenet --val_split=val --pretrained
+    data = make_digit_folders(tmp_path / "imagenet", per_class=1)
+    result = run(
+        [
+            "python",
+            ROOT / "validate.py",
+            "--model=densenet121",
+            "--dataset=imagenet",
+            "--val_split=val",
+            "--pretrained",
+            f"--data_dir={data}",
+            *SMALL,
+        ],
+        tmp_path,
+        MINDCV_HOME=str(home),
+    )
+    # 1000-class ImageNet weights on a 10-class folder: refused clearly, not validated at random.
+    assert result.returncode == 2 and "has 10 classes but --num_classes is 1000" in result.stderr
