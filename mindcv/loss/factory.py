@@ -4,12 +4,11 @@ MindCV's own factory drops `weight` and `reduction` when `aux_factor > 0` and it
 auxiliary logits; here CE and BCE take all five arguments.
 """
 
-import difflib
 from typing import Optional, Sequence, Union
 
 import mindspore as ms
 
-from ..utils.errors import MindCVError
+from ..utils.errors import unknown_choice
 from .base import ClassificationLoss
 from .binary_cross_entropy import BinaryCrossEntropySmooth
 from .cross_entropy import CrossEntropySmooth
@@ -33,7 +32,5 @@ def create_loss(
     """
     key = name.lower()
     if key not in LOSSES:
-        close = difflib.get_close_matches(key, LOSSES, n=1)
-        hint = f"did you mean '{close[0].upper()}'?" if close else "choose CE or BCE"
-        raise MindCVError(f"unknown loss '{name}': {hint}")
+        raise unknown_choice("loss", name, [k.upper() for k in LOSSES], match_as=name.upper())
     return LOSSES[key](smoothing=label_smoothing, aux_factor=aux_factor, reduction=reduction, weight=weight)

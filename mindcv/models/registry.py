@@ -4,13 +4,12 @@
 `default_cfgs[name]`), so `list_models(pretrained=True)` knows which models have weights.
 """
 
-import difflib
 import fnmatch
 import sys
 from collections import defaultdict
 from typing import Callable, Dict, Iterable, List, Set, Union
 
-from ..utils.errors import MindCVError
+from ..utils.errors import unknown_choice
 
 __all__ = [
     "register_model",
@@ -83,9 +82,7 @@ def is_model_pretrained(model_name: str) -> bool:
 def model_entrypoint(model_name: str) -> Callable:
     """The registered constructor; an unknown name raises, naming the closest registered ones."""
     if model_name not in _model_entrypoints:
-        close = difflib.get_close_matches(model_name, _model_entrypoints, n=3, cutoff=0.5)
-        hint = f"did you mean {', '.join(close)}?" if close else "see list_models()"
-        raise MindCVError(f"unknown model '{model_name}': {hint}")
+        raise unknown_choice("model", model_name, sorted(_model_entrypoints))
     return _model_entrypoints[model_name]
 
 

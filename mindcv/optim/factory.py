@@ -6,7 +6,6 @@ needs `nesterov=True` too); "adamw" is bias-corrected and "lamb" runs on CPU (se
 missing `checkpoint_path` is an error instead of being ignored.
 """
 
-import difflib
 from typing import Iterable, Optional, Sequence, Union
 
 import mindspore as ms
@@ -14,7 +13,7 @@ import numpy as np
 from mindspore import Parameter, nn
 from mindspore.nn.learning_rate_schedule import LearningRateSchedule
 
-from ..utils.errors import MindCVError
+from ..utils.errors import MindCVError, unknown_choice
 from .adamw import AdamW, Lamb
 from .param_groups import param_groups
 from .state import load_optimizer_state
@@ -51,9 +50,7 @@ def create_optimizer(
     """
     name = opt.lower()
     if name not in OPTIMIZERS:
-        close = difflib.get_close_matches(name, OPTIMIZERS, n=1)
-        hint = f"did you mean '{close[0]}'?" if close else f"choose one of {', '.join(OPTIMIZERS)}"
-        raise MindCVError(f"unknown optimizer '{opt}': {hint}")
+        raise unknown_choice("optimizer", opt, OPTIMIZERS, match_as=name)
     if layer_decay is not None:
         raise MindCVError("layer_decay is not supported (it scales the lr of transformer blocks); drop it")
     common = {

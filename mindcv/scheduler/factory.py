@@ -21,13 +21,12 @@ With `e` the epoch of a step within the decay phase and `E = num_epochs - warmup
 - multi_step_decay: `lr * decay_rate ** (number of milestones <= floor(e))`.
 """
 
-import difflib
 import logging
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..utils.errors import MindCVError
+from ..utils.errors import MindCVError, unknown_choice
 
 __all__ = ["SCHEDULERS", "create_scheduler"]
 
@@ -62,9 +61,7 @@ def create_scheduler(
     """The learning rate of each of the `steps_per_epoch * num_epochs` steps (see the module doc)."""
     name = _ALIASES.get(scheduler.lower(), scheduler.lower())
     if name not in SCHEDULERS:
-        close = difflib.get_close_matches(name, SCHEDULERS, n=1)
-        hint = f"did you mean '{close[0]}'?" if close else f"choose one of {', '.join(SCHEDULERS)}"
-        raise MindCVError(f"unknown scheduler '{scheduler}': {hint}")
+        raise unknown_choice("scheduler", scheduler, SCHEDULERS, match_as=name)
     steps_per_epoch, num_epochs, warmup_epochs = _whole_lengths(steps_per_epoch, num_epochs, warmup_epochs)
     milestones = list(milestones or [])
     if name == "multi_step_decay" and (not milestones or np.any(np.diff(milestones) <= 0)):

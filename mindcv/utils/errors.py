@@ -4,6 +4,19 @@ Scripts print a `MindCVError` as a single line (no traceback unless `--debug`), 
 must name both the problem and the fix.
 """
 
+import difflib
+from typing import Iterable, Optional
+
 
 class MindCVError(ValueError):
     """Bad input or environment: wrong option, missing file, corrupt data, failed download."""
+
+
+def unknown_choice(
+    kind: str, given: str, choices: Iterable[str], match_as: Optional[str] = None
+) -> MindCVError:
+    """The error for a name not among `choices`: suggests the closest, else lists them all."""
+    choices = list(choices)
+    close = difflib.get_close_matches(given if match_as is None else match_as, choices, n=1)
+    hint = f"did you mean '{close[0]}'?" if close else f"choose one of {', '.join(choices)}"
+    return MindCVError(f"unknown {kind} '{given}': {hint}")
