@@ -163,6 +163,10 @@ def build_train_step(args, dist, steps_per_epoch: int):
 
 
 def main(args) -> None:
+    if args.ckpt_save_policy == "top_k":
+        raise MindCVError(
+            "--ckpt_save_policy top_k is not supported; use latest_k (the best is kept as -best.ckpt)"
+        )
     dist = init_runtime(
         args.mode,
         args.device_target,

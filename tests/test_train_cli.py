@@ -205,3 +205,13 @@ def test_seed_pretrained_commands_use_the_cache(tmp_path):
     )
     # 1000-class ImageNet weights on a 10-class folder: refused clearly, not validated at random.
     assert result.returncode == 2 and "has 10 classes but --num_classes is 1000" in result.stderr
+
+
+@pytest.mark.slow
+def test_demo_config_reaches_its_accuracy(tmp_path):
+    """The README's main job: DenseNet-121 on the digits reaches high validation accuracy."""
+    ok(run(["python", ROOT / "train.py", "-c", DEMO, "--device_target", "CPU"], tmp_path, timeout=1800))
+    with open(tmp_path / "ckpt" / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 5
+    assert max(float(r["val_top1"]) for r in rows) >= 0.95

@@ -181,3 +181,12 @@ def test_stem_pool_exports_without_argmax_maxpool():
         ]
     )
     np.testing.assert_array_equal(pool(ms.Tensor(x)).asnumpy(), reference)
+
+
+def test_o1_mixed_precision_compiles_in_graph_mode(mode):
+    """The block's Concat primitive keeps auto_mixed_precision O1 working (functional concat broke it)."""
+    model = tiny()
+    model.set_train(False)
+    ms.amp.auto_mixed_precision(model, "O1")
+    out = model(inputs())
+    assert out.shape == (2, 5) and np.isfinite(out.asnumpy()).all()

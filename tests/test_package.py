@@ -1,0 +1,24 @@
+"""What a MindCV user imports from the top level works, and importing it stays cheap."""
+
+import subprocess
+import sys
+
+import mindcv
+
+
+def test_top_level_reexports():
+    from mindcv import create_dataset, create_loader, create_loss, create_model, create_optimizer, list_models
+
+    assert "densenet121" in list_models("densenet*")
+    assert all(
+        callable(f) for f in (create_dataset, create_loader, create_loss, create_model, create_optimizer)
+    )
+    assert set(mindcv.__all__) <= set(dir(mindcv))
+
+
+def test_config_parsing_does_not_import_mindspore():
+    code = (
+        "import sys, config; config.parse_args(['--model', 'densenet121']); print('mindspore' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
