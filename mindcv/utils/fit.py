@@ -88,32 +88,31 @@ class Trainer:
         epoch, start = position.epoch, position.step_in_epoch
         self.train_step.set_train(True)
         losses = []
-        bar = tqdm(
+        with tqdm(
             total=self.steps_per_epoch,
             initial=start,
             desc=f"epoch {epoch + 1}/{self.epochs}",
             disable=not self.progress,
             dynamic_ncols=True,
-        )
-        tick = time.perf_counter()
-        for images, labels in epoch_iterator(self.train_loader, epoch, start):
-            loss, finite, _ = self.train_step(images, labels)
-            position.step_in_epoch += 1
-            position.global_step += 1
-            if not bool(finite.asnumpy()):
-                self._on_nonfinite(position, float(loss.asnumpy()))
-            else:
-                losses.append(float(loss.asnumpy()))
-            now = time.perf_counter()
-            bar.set_postfix(
-                loss=f"{np.mean(losses[-20:]) if losses else math.nan:.4f}",
-                lr=f"{self._current_lr(position):.3g}",
-                img_s=f"{self.global_batch_size / max(now - tick, 1e-9):.1f}",
-                refresh=False,
-            )
-            tick = now
-            bar.update(1)
-        bar.close()
+        ) as bar:  # closed on errors too, so a message starts on a line of its own
+            tick = time.perf_counter()
+            for images, labels in epoch_iterator(self.train_loader, epoch, start):
+                loss, finite, _ = self.train_step(images, labels)
+                position.step_in_epoch += 1
+                position.global_step += 1
+                if not bool(finite.asnumpy()):
+                    self._on_nonfinite(position, float(loss.asnumpy()))
+                else:
+                    losses.append(float(loss.asnumpy()))
+                now = time.perf_counter()
+                bar.set_postfix(
+                    loss=f"{np.mean(losses[-20:]) if losses else math.nan:.4f}",
+                    lr=f"{self._current_lr(position):.3g}",
+                    img_s=f"{self.global_batch_size / max(now - tick, 1e-9):.1f}",
+                    refresh=False,
+                )
+                tick = now
+                bar.update(1)
         return float(np.mean(losses)) if losses else math.nan
 
     def _current_lr(self, position: RunPosition) -> float:

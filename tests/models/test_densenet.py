@@ -183,8 +183,9 @@ def test_stem_pool_exports_without_argmax_maxpool():
     np.testing.assert_array_equal(pool(ms.Tensor(x)).asnumpy(), reference)
 
 
-def test_o1_mixed_precision_compiles_in_graph_mode(mode):
+def test_o1_mixed_precision_compiles_in_graph_mode(mode, tmp_path, monkeypatch):
     """The block's Concat primitive keeps auto_mixed_precision O1 working (functional concat broke it)."""
+    monkeypatch.chdir(tmp_path)  # O1 writes its rewritten network into ./rewritten_network
     model = tiny()
     model.set_train(False)
     ms.amp.auto_mixed_precision(model, "O1")
