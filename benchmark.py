@@ -16,10 +16,10 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 
+from mindcv.utils.atomic import atomic_write_bytes  # noqa: E402
 from mindcv.utils.benchmark import benchmark, format_report  # noqa: E402
 from mindcv.utils.cli import run_script  # noqa: E402
 from mindcv.utils.download import get_mindcv_home  # noqa: E402
-from mindcv.utils.metrics_log import atomic_write_bytes  # noqa: E402
 
 
 def _positive(text: str) -> int:

@@ -10,7 +10,6 @@ the fix. No MindSpore import here, so `--help` and configuration errors come bac
 from __future__ import annotations
 
 import argparse
-import contextlib
 import difflib
 import os
 import re
@@ -20,6 +19,7 @@ from typing import Any, Callable
 
 import yaml
 
+from mindcv.utils.atomic import atomic_write_bytes
 from mindcv.utils.errors import MindCVError
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "lamb")
@@ -672,18 +672,4 @@ def save_args(args: argparse.Namespace, path: str, rank: int = 0) -> None:
         f"# Resolved options of a run (defaults < {source or 'no config file'} < command line).\n"
         f"# Reuse them with: -c {path}\n" + yaml.safe_dump(values, sort_keys=False, default_flow_style=None)
     )
-    directory = os.path.dirname(os.path.abspath(path))
-    temporary = f"{path}.tmp{os.getpid()}"
-    try:
-        os.makedirs(directory, exist_ok=True)
-        with open(temporary, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except OSError as err:
-        with contextlib.suppress(OSError):
-            os.remove(temporary)
-        raise MindCVError(
-            f"cannot write {path} ({err.strerror or err}); make {directory} writable or free some space"
-        ) from err
+    atomic_write_bytes(path, text.encode("utf-8"))

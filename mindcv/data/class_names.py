@@ -9,8 +9,8 @@ it, e.g. "crane bird" and "crane"). A fine-tuned run saves its dataset's names w
 from pathlib import Path
 from typing import List, Sequence
 
+from ..utils.atomic import atomic_write_bytes
 from ..utils.errors import MindCVError
-from ..utils.metrics_log import atomic_write_bytes
 
 __all__ = ["CLASS_NAMES_FILE", "imagenet_class_names", "load_class_names", "save_class_names"]
 

@@ -6,15 +6,14 @@ built model before anything is written, and the `.ckpt` appears only once comple
 source never leaves a checkpoint that fails later, far from its cause.
 """
 
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Dict, Mapping
 
 import mindspore as ms
 import numpy as np
 
+from ..utils.atomic import atomic_save_checkpoint
 from ..utils.errors import MindCVError
 from .checkpoint import load_params
 from .factory import create_model
@@ -154,16 +153,5 @@ def convert_weights(model_name: str, src, dst) -> Path:
             f"{model.num_features}; is it a {model_name} checkpoint? pick the matching --model"
         )
     load_params(model, params, src, classifier=cfg["classifier"])
-    try:
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.stem}.", suffix=".ckpt")
-        os.close(fd)
-    except OSError as exc:
-        raise MindCVError(f"cannot write to {dst.parent}: {exc.strerror}; choose another --dst") from exc
-    try:
-        ms.save_checkpoint(model, tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_save_checkpoint(model, dst)
     return dst

@@ -9,42 +9,20 @@
   run. The position is stored inside the file, never parsed from a file name.
 """
 
-import contextlib
 import glob
 import os
-import tempfile
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict
 
-import mindspore as ms
 from mindspore import nn
 
+from .atomic import atomic_save_checkpoint
 from .errors import MindCVError
 
-__all__ = ["CheckpointManager", "atomic_save_checkpoint"]
+__all__ = ["CheckpointManager"]
 
 # The run's position, stored as `position.<key>` beside the train step's parameters.
 _POSITION_KEYS = ("epoch", "step_in_epoch", "global_step", "best_top1", "nonfinite_steps")
-
-
-def atomic_save_checkpoint(save_obj, path, append_dict: Optional[dict] = None) -> None:
-    """`ms.save_checkpoint` into a temporary file beside `path`, then rename: a crash or a full
-    disk mid-write leaves the previous file at `path` intact."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".ckpt", dir=path.parent)
-    os.close(fd)
-    try:
-        ms.save_checkpoint(save_obj, tmp, append_dict=append_dict)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        if isinstance(exc, (OSError, RuntimeError)):
-            raise MindCVError(
-                f"cannot write checkpoint {path} ({exc}); free disk space or choose another --ckpt_save_dir"
-            ) from exc
-        raise
 
 
 class CheckpointManager:

@@ -2,27 +2,13 @@
 
 import csv
 import io
-import os
-import tempfile
 from pathlib import Path
 from typing import Dict, List
 
+from .atomic import atomic_write_bytes
 from .plot import plot_curves
 
-__all__ = ["MetricsLog", "atomic_write_bytes"]
-
-
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write `data` to a temporary file beside `path`, then rename it over `path`."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+__all__ = ["MetricsLog"]
 
 
 class MetricsLog:

@@ -8,7 +8,8 @@ import pytest
 from mindspore import nn
 
 from mindcv import MindCVError
-from mindcv.utils.checkpoints import CheckpointManager, atomic_save_checkpoint
+from mindcv.utils.atomic import atomic_save_checkpoint
+from mindcv.utils.checkpoints import CheckpointManager
 from mindcv.utils.metrics_log import MetricsLog
 from mindcv.utils.train_step import create_trainer
 

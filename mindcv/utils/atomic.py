@@ -1,0 +1,58 @@
+"""Write a file under a temporary name beside it, then rename: readers never see half a file.
+
+A crash, a full disk or a failed write leaves the previous file at the path intact and no
+temporary file behind; an `OSError` (or MindSpore's `RuntimeError` from a failed save) becomes
+one `MindCVError` line naming the file.
+"""
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable, Optional
+
+from .errors import MindCVError
+
+__all__ = ["atomic_save_checkpoint", "atomic_write", "atomic_write_bytes"]
+
+
+def atomic_write(path, write: Callable[[str], None], suffix: str = "") -> None:
+    """Call `write(temporary_path)`, then rename the result to `path`.
+
+    `suffix` is kept on the temporary name (MindSpore only writes and reads `*.ckpt` files).
+    """
+    path = Path(path)
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=suffix, dir=path.parent)
+        os.close(fd)
+        write(tmp)
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+        raise MindCVError(
+            f"cannot write {path} ({reason}); make {path.parent} writable, free disk space, "
+            "or choose another place"
+        ) from exc
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+
+    atomic_write(path, write)
+
+
+def atomic_save_checkpoint(save_obj, path, append_dict: Optional[dict] = None) -> None:
+    """`ms.save_checkpoint` of `save_obj` (a cell or a list of {"name", "data"}) to `path`."""
+    import mindspore as ms
+
+    atomic_write(path, lambda tmp: ms.save_checkpoint(save_obj, tmp, append_dict=append_dict), suffix=".ckpt")
