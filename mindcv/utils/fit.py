@@ -5,6 +5,7 @@ the sample order of each epoch, and `CheckpointManager`/`MetricsLog` own the fil
 main rank writes files and shows progress.
 """
 
+import contextlib
 import logging
 import math
 import time
@@ -107,7 +108,7 @@ class Trainer:
                 now = time.perf_counter()
                 bar.set_postfix(
                     loss=f"{np.mean(losses[-20:]) if losses else math.nan:.4f}",
-                    lr=f"{self._current_lr(position):.3g}",
+                    lr=f"{self._current_lr():.3g}",
                     img_s=f"{self.global_batch_size / max(now - tick, 1e-9):.1f}",
                     refresh=False,
                 )
@@ -115,7 +116,7 @@ class Trainer:
                 bar.update(1)
         return float(np.mean(losses)) if losses else math.nan
 
-    def _current_lr(self, position: RunPosition) -> float:
+    def _current_lr(self) -> float:
         index = int(self.train_step.optimizer.global_step.asnumpy().reshape(-1)[0])
         return float(self.learning_rates[min(index, len(self.learning_rates) - 1)])
 
@@ -138,7 +139,7 @@ class Trainer:
             "epoch": epoch,
             "global_step": position.global_step,
             "train_loss": train_loss,
-            "lr": self._current_lr(position),
+            "lr": self._current_lr(),
             "epoch_seconds": seconds,
             "images_per_second": self.steps_per_epoch * self.global_batch_size / max(seconds, 1e-9),
             "nonfinite_steps": position.nonfinite_steps,
@@ -191,15 +192,7 @@ class Trainer:
     def _evaluated_weights(self):
         """Context in which the network holds the weights that are validated and saved as best:
         the EMA weights when EMA is on."""
-        return _SwappedWeights(self.train_step) if self.train_step.ema else _Unchanged()
-
-
-class _Unchanged:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
+        return _SwappedWeights(self.train_step) if self.train_step.ema else contextlib.nullcontext()
 
 
 class _SwappedWeights:
