@@ -215,3 +215,18 @@ def test_demo_config_reaches_its_accuracy(tmp_path):
         rows = list(csv.DictReader(f))
     assert len(rows) == 5
     assert max(float(r["val_top1"]) for r in rows) >= 0.95
+
+
+def test_ema_weights_are_validated_and_saved_as_best(tmp_path):
+    args = ["-c", DEMO, *TINY_RUN, "--mode", "1", "--epoch_size", "1", "--warmup_epochs", "0"]
+    ok(run(["python", ROOT / "train.py", *args, "--ema", "--ema_decay", "0.5"], tmp_path))
+    ckpt = tmp_path / "ckpt"
+    best, epoch = weights(ckpt / "densenet121-best.ckpt"), weights(ckpt / "densenet121-1_2.ckpt")
+    for name, value in best.items():  # best holds the EMA weights, stored as ema.* in the epoch file
+        np.testing.assert_array_equal(value, epoch[f"ema.{name}"], err_msg=name)
+    assert not np.array_equal(best["classifier.weight"], epoch["classifier.weight"])
+    with open(ckpt / "metrics.csv") as f:
+        logged = float(list(csv.DictReader(f))[-1]["val_top1"])
+    validate = ["python", ROOT / "validate.py", *args, "--ckpt_path", ckpt / "densenet121-best.ckpt"]
+    ok(run([*validate, "--json", tmp_path / "v.json"], tmp_path))
+    assert json.loads((tmp_path / "v.json").read_text())["top1"] == pytest.approx(logged, abs=1e-4)
