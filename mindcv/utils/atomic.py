@@ -2,10 +2,12 @@
 
 A crash, a full disk or a failed write leaves the previous file at the path intact and no
 temporary file behind; an `OSError` (or MindSpore's `RuntimeError` from a failed save) becomes
-one `MindCVError` line naming the file.
+one `MindCVError` line naming the file, a full disk (ENOSPC, EDQUOT) one that says so.
 """
 
 import contextlib
+import errno
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -31,6 +33,11 @@ def atomic_write(path, write: Callable[[str], None], suffix: str = "") -> None:
         os.replace(tmp, path)
     except (OSError, RuntimeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+        if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
+            raise MindCVError(
+                f"disk full: cannot write {path} ({reason}); files written before are intact; "
+                f"free space on the disk of {path.parent} or choose another place"
+            ) from exc
         raise MindCVError(
             f"cannot write {path} ({reason}); make {path.parent} writable, free disk space, "
             "or choose another place"
@@ -55,4 +62,24 @@ def atomic_save_checkpoint(save_obj, path, append_dict: Optional[dict] = None) -
     """`ms.save_checkpoint` of `save_obj` (a cell or a list of {"name", "data"}) to `path`."""
     import mindspore as ms
 
-    atomic_write(path, lambda tmp: ms.save_checkpoint(save_obj, tmp, append_dict=append_dict), suffix=".ckpt")
+    def write(tmp):
+        # MindSpore writes `<name>.tmp` and renames it to `tmp`; on a failure it leaves that file
+        # behind and logs a CRITICAL line of its own, which atomic_write's one-line error replaces.
+        try:
+            with _mindspore_critical_silenced():
+                ms.save_checkpoint(save_obj, tmp, append_dict=append_dict)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.splitext(tmp)[0] + ".tmp")
+
+    atomic_write(path, write, suffix=".ckpt")
+
+
+@contextlib.contextmanager
+def _mindspore_critical_silenced():
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
