@@ -379,7 +379,13 @@ _GROUPS = (
                 "MindCV's older spelling: True means --weight_decay_filter norm_and_bias",
             ),
             _float("eps", 1e-10, "Epsilon added to the denominators of adaptive optimizers", _POSITIVE),
-            _float("layer_decay", None, "Layer-wise learning-rate decay factor (None: off)", _UNIT),
+            _float(
+                "layer_decay",
+                None,
+                "Layer-wise lr decay: layer i of n learns at lr * layer_decay ** (n - 1 - i), the "
+                "classifier at lr (None: off)",
+                _UNIT,
+            ),
         ],
     ),
     (

@@ -2,7 +2,7 @@
 
 from .adamw import AdamW, Lamb
 from .factory import OPTIMIZERS, create_optimizer
-from .param_groups import FILTERS, is_norm_or_bias, param_groups
+from .param_groups import FILTERS, is_norm_or_bias, layer_decay_groups, layer_ids, param_groups
 from .state import load_optimizer_state, optimizer_state
 
 __all__ = [
@@ -12,6 +12,8 @@ __all__ = [
     "Lamb",
     "create_optimizer",
     "is_norm_or_bias",
+    "layer_decay_groups",
+    "layer_ids",
     "load_optimizer_state",
     "optimizer_state",
     "param_groups",

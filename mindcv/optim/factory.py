@@ -15,7 +15,7 @@ from mindspore.nn.learning_rate_schedule import LearningRateSchedule
 
 from ..utils.errors import MindCVError, unknown_choice
 from .adamw import AdamW, Lamb
-from .param_groups import param_groups
+from .param_groups import layer_decay_groups, param_groups
 from .state import load_optimizer_state
 
 __all__ = ["OPTIMIZERS", "create_optimizer"]
@@ -44,6 +44,8 @@ def create_optimizer(
     Tensor). `momentum` is used by sgd, momentum, nesterov and rmsprop; `nesterov` by sgd,
     momentum and adam; `eps` is RMSProp's epsilon, as in MindCV (Adam-family optimizers keep
     their defaults). `loss_scale` divides the gradients of a loss scaled by that factor.
+    `layer_decay` (in (0, 1]) trains each layer at its own fraction of `lr`, the head at `lr` (see
+    `param_groups.layer_ids`); it needs a network or parameters, and `lr` as a number or list.
     `checkpoint_path` restores moments and step from a checkpoint. `schedule_decay` is NAdam's in
     MindCV and accepted for compatibility; no optimizer here uses it. Further `kwargs` (e.g.
     `beta1`) go to the optimizer class.
@@ -51,11 +53,12 @@ def create_optimizer(
     name = opt.lower()
     if name not in OPTIMIZERS:
         raise unknown_choice("optimizer", opt, OPTIMIZERS, match_as=name)
+    learning_rate = _learning_rate(lr)
     if layer_decay is not None:
-        raise MindCVError("layer_decay is not supported (it scales the lr of transformer blocks); drop it")
+        model_or_params = layer_decay_groups(model_or_params, float(layer_decay), learning_rate)
     common = {
         "params": param_groups(model_or_params, float(weight_decay), weight_decay_filter),
-        "learning_rate": _learning_rate(lr),
+        "learning_rate": learning_rate,
         "weight_decay": float(weight_decay),
         "loss_scale": float(loss_scale),
     }

@@ -97,7 +97,6 @@ def test_weight_decay_reaches_batchnorm_only_without_filter(weight_decay_filter,
     "kwargs, message",
     [
         ({"opt": "adamm"}, "unknown optimizer 'adamm': did you mean 'adam'"),
-        ({"layer_decay": 0.75}, "layer_decay is not supported"),
         ({"lr": [[0.1, 0.2]]}, "lr must be a number or a non-empty list"),
         ({"lr": []}, "lr must be a number or a non-empty list"),
     ],
