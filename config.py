@@ -438,8 +438,8 @@ _GROUPS = (
             _choice(
                 "ckpt_save_policy",
                 "latest_k",
-                "Checkpoints kept: latest_k (the newest keep_checkpoint_max), top_k (the best by validation "
-                "accuracy) or None",
+                "Epoch checkpoints kept: latest_k (the newest keep_checkpoint_max), top_k (the "
+                "keep_checkpoint_max with the best validation top-1; needs val_while_train) or None (all)",
                 ("latest_k", "top_k"),
                 null=True,
             ),

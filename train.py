@@ -163,9 +163,10 @@ def build_train_step(args, dist, steps_per_epoch: int):
 
 
 def main(args) -> None:
-    if args.ckpt_save_policy == "top_k":
+    if args.ckpt_save_policy == "top_k" and not args.val_while_train:
         raise MindCVError(
-            "--ckpt_save_policy top_k is not supported; use latest_k (the best is kept as -best.ckpt)"
+            "--ckpt_save_policy top_k ranks checkpoints by validation top-1; add --val_while_train "
+            "or use --ckpt_save_policy latest_k"
         )
     dist = init_runtime(
         args.mode,
@@ -180,7 +181,7 @@ def main(args) -> None:
     train_step, learning_rates = build_train_step(args, dist, train_loader.get_dataset_size())
 
     ckpt_dir = Path(args.ckpt_save_dir)
-    checkpoints = CheckpointManager(ckpt_dir, args.model, args.keep_checkpoint_max)
+    checkpoints = CheckpointManager(ckpt_dir, args.model, args.keep_checkpoint_max, args.ckpt_save_policy)
     position = RunPosition()
     if args.resume:
         path = checkpoints.find_resume_state(args.resume)

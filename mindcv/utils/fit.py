@@ -161,7 +161,7 @@ class Trainer:
             checksum = check_replicas_agree(self.train_step.network)
             _logger.info("weights identical on %d ranks (checksum %.6g)", self.dist.group_size, checksum)
         if self.dist.is_main:
-            self._save(position)
+            self._save(position, result["top1"] if result else None)
             self.metrics.append(row)
             _logger.info(
                 "epoch %d/%d: %s",
@@ -171,11 +171,13 @@ class Trainer:
             )
         return result
 
-    def _save(self, position: RunPosition) -> None:
+    def _save(self, position: RunPosition, top1: Optional[float]) -> None:
+        """`top1`: this epoch's validation top-1 (None if not validated), which ranks the
+        checkpoint under --ckpt_save_policy top_k."""
         epoch = position.epoch
         if epoch % self.ckpt_save_interval == 0 or epoch == self.epochs:
             weights = self._weights() + self._ema_entries()
-            self.checkpoints.save_epoch(weights, epoch, self.steps_per_epoch)
+            self.checkpoints.save_epoch(weights, epoch, self.steps_per_epoch, top1)
             if self.val_loader is None:
                 with self._evaluated_weights():
                     self.checkpoints.save_best(self._weights())

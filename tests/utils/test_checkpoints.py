@@ -1,6 +1,10 @@
-"""Checkpoint files: atomic writes, pruning, best, resume state round trip and refusals."""
+"""Checkpoint files: atomic writes, pruning (latest_k, top_k, keep all), best, resume state
+round trip and refusals."""
 
+import csv
 import os
+import signal
+import time
 
 import mindspore as ms
 import numpy as np
@@ -8,10 +12,12 @@ import pytest
 from mindspore import nn
 
 from mindcv import MindCVError
+from mindcv.models.checkpoint import load_params, read_checkpoint
 from mindcv.utils.atomic import atomic_save_checkpoint
 from mindcv.utils.checkpoints import CheckpointManager
 from mindcv.utils.metrics_log import MetricsLog
 from mindcv.utils.train_step import create_trainer
+from tests.scripts import ROOT, SMALL, run_script, start
 
 POSITION = {"epoch": 3, "step_in_epoch": 5, "global_step": 35, "best_top1": 0.5, "nonfinite_steps": 1}
 
@@ -60,6 +66,106 @@ def test_epoch_checkpoints_are_pruned_and_best_kept(tmp_path):
         "densenet121-4_40.ckpt",
         "densenet121-best.ckpt",
     ]
+
+
+def epoch_files(folder, model="densenet121"):
+    return sorted(f for f in os.listdir(folder) if f.startswith(f"{model}-") and f[len(model) + 1].isdigit())
+
+
+def test_top_k_keeps_the_best_across_managers_and_ties_keep_the_older(tmp_path):
+    """keep_max=2 by top-1; a new manager (as after --resume) ranks the files already on disk."""
+    weights = [{"name": "weight", "data": ms.Tensor(np.ones((2, 2), np.float32))}]
+
+    def save(manager, epoch, top1):
+        path = manager.save_epoch(weights, epoch, 10, top1)
+        if path is not None:
+            os.utime(path, (epoch, epoch))  # distinct, ordered ages
+        return path
+
+    first = CheckpointManager(tmp_path, "densenet121", keep_max=2, policy="top_k")
+    for epoch, top1 in [(1, 0.3), (2, 0.5), (3, 0.4)]:
+        assert save(first, epoch, top1) is not None
+    assert epoch_files(tmp_path) == ["densenet121-2_10.ckpt", "densenet121-3_10.ckpt"]
+
+    resumed = CheckpointManager(tmp_path, "densenet121", keep_max=2, policy="top_k")
+    assert save(resumed, 4, 0.2) is None  # worse than both kept: not even written
+    assert save(resumed, 5, 0.5) is not None  # ties epoch 2, beats epoch 3
+    assert save(resumed, 6, None) is None  # not validated: ranks last
+    assert save(resumed, 7, 0.5) is None  # ties both: the older ones stay
+    assert epoch_files(tmp_path) == ["densenet121-2_10.ckpt", "densenet121-5_10.ckpt"]
+
+    path = tmp_path / "densenet121-5_10.ckpt"
+    assert read_checkpoint(path)["metric.val_top1"].asnumpy().item() == pytest.approx(0.5)
+    net = nn.Dense(2, 2, has_bias=False)
+    load_params(net, read_checkpoint(path), path)  # the metric entry does not disturb loading
+    np.testing.assert_array_equal(net.weight.asnumpy(), np.ones((2, 2)))
+
+
+def test_policy_none_keeps_every_epoch_checkpoint(tmp_path):
+    manager = CheckpointManager(tmp_path, "densenet121", keep_max=1, policy=None)
+    for epoch in range(1, 4):
+        manager.save_epoch([{"name": "w", "data": ms.Tensor(np.ones(3, np.float32))}], epoch, 5)
+    assert epoch_files(tmp_path) == [f"densenet121-{e}_5.ckpt" for e in (1, 2, 3)]
+
+
+@pytest.mark.slow
+def test_train_top_k_keeps_the_best_by_validation_across_resume(tmp_path):
+    """train.py --ckpt_save_policy top_k, killed after epoch 3 of 6 and resumed: the epoch checkpoints
+    left are the 2 best by metrics.csv's val_top1 (ties: the older), the best of them is
+    -best.ckpt, and each file holds its own top-1."""
+    args = [
+        "-c",
+        str(ROOT / "configs" / "densenet" / "densenet_121_demo.yaml"),
+        *SMALL,
+        "--num_samples",
+        "64",
+        "--batch_size",
+        "16",
+        "--warmup_epochs",
+        "0",
+        "--ckpt_save_policy",
+        "top_k",
+        "--keep_checkpoint_max",
+        "2",
+        "--epoch_size",
+        "6",
+    ]
+
+    ckpt = tmp_path / "ckpt"
+    killed = start(["python", ROOT / "train.py", *args], tmp_path)
+    deadline = time.monotonic() + 600
+    while killed.poll() is None and time.monotonic() < deadline and _rows(ckpt / "metrics.csv") < 3:
+        time.sleep(0.05)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert _rows(ckpt / "metrics.csv") < 6, "the run ended before it was killed"
+    result = run_script("train.py", *args, "--resume", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "resumed from" in result.stderr
+
+    with open(ckpt / "metrics.csv") as f:
+        top1 = {int(r["epoch"]): float(r["val_top1"]) for r in csv.DictReader(f)}
+    assert sorted(top1) == [1, 2, 3, 4, 5, 6]
+    assert len(set(top1.values())) > 2, f"every epoch scored alike, nothing was ranked: {top1}"
+    best = sorted(top1, key=lambda e: (-top1[e], e))[:2]
+    assert epoch_files(ckpt) == sorted(f"densenet121-{e}_4.ckpt" for e in best), top1
+    for e in best:
+        stored = read_checkpoint(ckpt / f"densenet121-{e}_4.ckpt")
+        assert stored["metric.val_top1"].asnumpy().item() == pytest.approx(top1[e], abs=1e-6)
+    first = read_checkpoint(ckpt / f"densenet121-{best[0]}_4.ckpt")
+    for name, value in read_checkpoint(ckpt / "densenet121-best.ckpt").items():
+        np.testing.assert_array_equal(value.asnumpy(), first[name].asnumpy(), err_msg=name)
+
+
+def _rows(metrics_csv) -> int:
+    return len(metrics_csv.read_text().splitlines()) - 1 if metrics_csv.exists() else 0
+
+
+def test_train_refuses_top_k_without_validation(tmp_path):
+    result = run_script("train.py", "--ckpt_save_policy", "top_k", "--val_while_train", "False", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "top_k" in lines[0] and "--val_while_train" in lines[0], result.stderr
 
 
 def test_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
