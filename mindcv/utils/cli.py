@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Callable, Optional, Sequence
 
-from .distributed import detect_launcher
+from .distributed import detect_launcher, explain_distributed_failure
 from .errors import MindCVError
 
 __all__ = ["run_script"]
@@ -32,6 +32,14 @@ def run_script(main: Callable, parse_args: Callable, argv: Optional[Sequence[str
     except KeyboardInterrupt:
         print("interrupted; continue with --resume", file=sys.stderr)
         code = 130
+    except Exception as exc:  # a rank that died or hangs breaks the others' collectives
+        err = explain_distributed_failure(exc)
+        if err is None or debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        # Not sys.exit: unregistering from a broken cluster makes MindSpore wait seconds more.
+        sys.stderr.flush()
+        os._exit(2)
     _exit(code)
 
 

@@ -4,22 +4,48 @@ msrun sets MindSpore's dynamic-cluster variables itself. Under mpirun, GPU and A
 from OpenMPI as MindSpore documents; MindSpore's CPU collectives only know the dynamic cluster,
 so on CPU the OpenMPI rank variables are mapped onto it here and rank 0 starts the scheduler
 process that msrun would otherwise start.
+
+A rank that dies must not leave the others waiting. mpirun and `msrun --join=True` stop the
+whole job themselves once a rank exits abnormally (msrun then waits for its scheduler). Beyond
+that, on CPU: a rank waiting for the others in a collective gives up after $MINDCV_RANK_TIMEOUT
+seconds (default 30, set as MindSpore's MS_CPU_COMM_OP_TIMEOUT) and stops with one line naming
+the rank that died; MindSpore's scheduler declares a rank dead after 15 s more without its
+heartbeat (MS_NODE_TIMEOUT), stops with one line naming it, and SIGTERMs the ranks that were
+not waiting in a collective. MS_* variables set by the user are left as they are.
 """
 
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
-from typing import NamedTuple
+import zlib
+from typing import Dict, NamedTuple, Optional, Tuple
 
 from .errors import MindCVError
 
-__all__ = ["DistributedInfo", "detect_launcher", "init_distributed"]
+__all__ = [
+    "DistributedInfo",
+    "RANK_TIMEOUT_ENV",
+    "detect_launcher",
+    "explain_distributed_failure",
+    "init_distributed",
+    "rank_timeout",
+]
+
+RANK_TIMEOUT_ENV = "MINDCV_RANK_TIMEOUT"
+_DEFAULT_RANK_TIMEOUT = 30  # MindSpore's own default for a CPU collective
+# The heartbeat verdict comes later, so a rank waiting in a collective gets to say why it stops.
+_HEARTBEAT_MARGIN = 15
+_COLLECTIVE = re.compile(r"AllReduce|AllGather|Broadcast|ReduceScatter|collective", re.IGNORECASE)
+_TIMED_OUT_NODES = re.compile(r"Timed out node list is: [^{]*\{([\d, ]*)\}")
 
 _logger = logging.getLogger(__name__)
 _SCHEDULERS: list = []  # the scheduler process started by rank 0 under mpirun on CPU
+_PEERS: Dict[int, Tuple[int, int]] = {}  # rank -> (pid, host id) of the other ranks; {} unless data parallel
+_SELF: Dict[str, int] = {}  # this rank and its host id
 _SCHEDULER_CODE = (
     "import mindspore as ms; ms.set_device('CPU'); from mindspore.communication import init; init()"
 )
@@ -58,15 +84,116 @@ def init_distributed(device_target: str) -> DistributedInfo:
             "distribute is set but this process was not started by msrun or mpirun; training on one process"
         )
         return DistributedInfo()
+    timeout = rank_timeout()  # read by MindSpore in init(), also in the scheduler process
+    os.environ.setdefault("MS_CPU_COMM_OP_TIMEOUT", str(timeout))
+    os.environ.setdefault("MS_NODE_TIMEOUT", str(timeout + _HEARTBEAT_MARGIN))
     if launcher == "mpirun" and device_target == "CPU":
         _map_openmpi_to_dynamic_cluster()
-    init()
+    try:
+        init()  # the scheduler process (MS_ROLE=MS_SCHED) stays in here until the job ends
+    except RuntimeError as exc:
+        error = _scheduler_error(exc)
+        if error is None:
+            raise
+        raise error from exc
     info = DistributedInfo(get_rank(), get_group_size())
     ms.reset_auto_parallel_context()
     ms.set_auto_parallel_context(
         parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True, device_num=info.group_size
     )
+    _PEERS.update(_gather_peers(info))
     return info
+
+
+def rank_timeout() -> int:
+    """Seconds a rank waits for the others in a collective: $MINDCV_RANK_TIMEOUT, default 30."""
+    value = os.environ.get(RANK_TIMEOUT_ENV, "").strip()
+    if not value:
+        return _DEFAULT_RANK_TIMEOUT
+    if not value.isdigit() or int(value) < 1:
+        raise MindCVError(
+            f"{RANK_TIMEOUT_ENV}={value!r} is not a whole number of seconds >= 1; "
+            f"e.g. export {RANK_TIMEOUT_ENV}=120"
+        )
+    return int(value)
+
+
+def _host_id() -> int:
+    """Equal for processes that see the same pids: the same host name and boot (< 2**24, exact in fp32)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()
+    except OSError:
+        boot = ""
+    return zlib.crc32(f"{socket.gethostname()}/{boot}".encode()) % (1 << 24)
+
+
+def _gather_peers(info: DistributedInfo) -> Dict[int, Tuple[int, int]]:
+    """Every rank's pid and host, so a rank left waiting can tell which of the others has died."""
+    import mindspore as ms
+    import numpy as np
+    from mindspore import ops
+
+    n = info.group_size
+    mine = np.zeros(2 * n, np.float32)
+    mine[info.rank], mine[n + info.rank] = os.getpid(), _host_id()
+    everyone = ops.AllReduce()(ms.Tensor(mine)).asnumpy().astype(np.int64)  # sums: one rank per slot
+    _SELF.update(rank=info.rank, host=_host_id())
+    return {r: (int(everyone[r]), int(everyone[n + r])) for r in range(n) if r != info.rank}
+
+
+def _has_exited(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    except OSError:  # no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass
+        return False
+    return state in ("Z", "X")  # a zombie has exited, its parent just has not reaped it yet
+
+
+def explain_distributed_failure(exc: BaseException) -> Optional[MindCVError]:
+    """The one-line error for a failure caused by another rank (dead, or not answering within
+    the timeout), or None when `exc` is something else or this is not a data-parallel run."""
+    if not _PEERS:
+        return None
+    rank, timeout = _SELF["rank"], rank_timeout()
+    here = _SELF["host"]
+    dead = [(r, pid) for r, (pid, host) in sorted(_PEERS.items()) if host == here and _has_exited(pid)]
+    if dead:
+        who = ", ".join(f"rank {r} (pid {pid})" for r, pid in dead)
+        return MindCVError(
+            f"{who} died, so rank {rank} stops too; see the end of that rank's log for why, fix it, "
+            "then restart all ranks (add --resume to continue from the last epoch)"
+        )
+    if _COLLECTIVE.search(str(exc)):
+        return MindCVError(
+            f"rank {rank}: the other ranks did not answer within {timeout} s ({RANK_TIMEOUT_ENV}): one died "
+            "or hangs (the scheduler's log names it); fix it, then restart all ranks (add --resume "
+            "to continue from the last epoch)"
+        )
+    return None
+
+
+def _scheduler_error(exc: RuntimeError) -> Optional[MindCVError]:
+    """MindSpore's scheduler reports ranks whose heartbeat stopped as a RuntimeError: one line."""
+    found = _TIMED_OUT_NODES.search(str(exc))
+    if not found:
+        return None
+    ranks = [r.strip() for r in found.group(1).split(",") if r.strip()]
+    who = f"{'rank' if len(ranks) == 1 else 'ranks'} {', '.join(ranks)}"
+    return MindCVError(
+        f"{who} stopped answering for {os.environ.get('MS_NODE_TIMEOUT')} s (killed, crashed or hung), "
+        "so the job stops; see the end of that rank's log for why, fix it, then restart all ranks "
+        "(add --resume to continue from the last epoch)"
+    )
 
 
 def _map_openmpi_to_dynamic_cluster() -> None:
