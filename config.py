@@ -219,6 +219,13 @@ _GROUPS = (
                 "Use deterministic kernels (ms.set_deterministic): reproducible, slower",
             ),
             _int("threads", 0, "Threads for CPU operators; 0 means one per core", _NON_NEGATIVE),
+            _path(
+                "compile_cache",
+                "auto",
+                "Graph mode's compile cache, so a rerun (e.g. a --resume) skips compiling: auto keeps "
+                "it in $MINDCV_HOME/compile_cache/ under a hash of the package code and these options, "
+                "'' turns it off, any other value is the folder",
+            ),
             _int("log_interval", 100, "Refresh the training log every N steps", _POSITIVE),
             _flag("debug", False, "Show full Python tracebacks instead of one-line errors"),
         ],

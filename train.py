@@ -23,7 +23,7 @@ from mindcv.utils.cli import run_script  # noqa: E402
 from mindcv.utils.errors import MindCVError  # noqa: E402
 from mindcv.utils.fit import RunPosition, Trainer  # noqa: E402
 from mindcv.utils.metrics_log import MetricsLog  # noqa: E402
-from mindcv.utils.runtime import init_runtime  # noqa: E402
+from mindcv.utils.runtime import compile_cache_folder, init_runtime  # noqa: E402
 from mindcv.utils.train_step import create_trainer  # noqa: E402
 
 _logger = logging.getLogger("train")
@@ -162,6 +162,11 @@ def build_train_step(args, dist, steps_per_epoch: int):
     return train_step, learning_rates
 
 
+def _graph_options(args) -> dict:
+    """The options a compiled graph may depend on: all but where to resume from."""
+    return {key: value for key, value in vars(args).items() if key != "resume"}
+
+
 def main(args) -> None:
     if args.ckpt_save_policy == "top_k" and not args.val_while_train:
         raise MindCVError(
@@ -175,6 +180,7 @@ def main(args) -> None:
         args.seed,
         args.deterministic,
         args.distribute,
+        compile_cache_folder(args.compile_cache, _graph_options(args)),
     )
     train_loader = build_loader(args, dist, args.train_split, is_training=True)
     val_loader = build_loader(args, dist, args.val_split, is_training=False) if args.val_while_train else None

@@ -18,7 +18,7 @@ from mindcv.utils.atomic import atomic_write_bytes  # noqa: E402
 from mindcv.utils.cli import run_script  # noqa: E402
 from mindcv.utils.errors import MindCVError  # noqa: E402
 from mindcv.utils.evaluate import evaluate  # noqa: E402
-from mindcv.utils.runtime import init_runtime  # noqa: E402
+from mindcv.utils.runtime import compile_cache_folder, init_runtime  # noqa: E402
 from train import build_loader  # noqa: E402
 
 _logger = logging.getLogger("validate")
@@ -27,7 +27,8 @@ _logger = logging.getLogger("validate")
 def main(args) -> None:
     if not (args.pretrained or args.ckpt_path):
         raise MindCVError("nothing to validate: pass --pretrained or --ckpt_path PATH")
-    dist = init_runtime(args.mode, args.device_target, args.threads, args.seed, False, args.distribute)
+    cache = compile_cache_folder(args.compile_cache, vars(args))
+    dist = init_runtime(args.mode, args.device_target, args.threads, args.seed, False, args.distribute, cache)
     if args.num_classes is None and args.pretrained:
         args.num_classes = get_pretrained_cfg(args.model)["num_classes"]
     loader = build_loader(args, dist, args.val_split, is_training=False)

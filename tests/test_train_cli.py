@@ -230,3 +230,33 @@ def test_ema_weights_are_validated_and_saved_as_best(tmp_path):
     validate = ["python", ROOT / "validate.py", *args, "--ckpt_path", ckpt / "densenet121-best.ckpt"]
     ok(run([*validate, "--json", tmp_path / "v.json"], tmp_path))
     assert json.loads((tmp_path / "v.json").read_text())["top1"] == pytest.approx(logged, abs=1e-4)
+
+
+def test_graph_compile_cache_is_shared_only_by_identical_runs(tmp_path):
+    """A rerun of the same command reuses its cached graphs; other options get their own folder."""
+    cache_root = tmp_path / "home" / "compile_cache"
+    args = [
+        "python",
+        ROOT / "train.py",
+        "-c",
+        DEMO,
+        *TINY_RUN,
+        "--epoch_size",
+        "1",
+        "--val_while_train",
+        "False",
+    ]
+
+    def folders():
+        return sorted(p.relative_to(cache_root) for p in cache_root.glob("*/*") if p.is_dir())
+
+    home = {"MINDCV_HOME": str(tmp_path / "home")}
+    ok(run(args, tmp_path, **home))
+    first = folders()
+    assert len(first) == 1 and any((cache_root / first[0]).rglob("*.mindir")), first
+    ok(run(args, tmp_path, **home))
+    assert folders() == first
+    ok(run([*args, "--batch_size", "8"], tmp_path, **home))
+    assert len(folders()) == 2
+    ok(run([*args, "--batch_size", "4", "--compile_cache", ""], tmp_path, **home))
+    assert len(folders()) == 2

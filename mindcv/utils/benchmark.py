@@ -14,7 +14,6 @@ folder per measurement and per digest of this package's source, so a second run 
 and a code change never reuses a stale one.
 """
 
-import hashlib
 import json
 import logging
 import os
@@ -33,6 +32,7 @@ import numpy as np
 # compile cache parses the entry script's imports, failing on relative ones.
 from mindcv.utils.cli import run_script
 from mindcv.utils.errors import MindCVError
+from mindcv.utils.runtime import source_digest
 
 __all__ = [
     "IMAGENET_TRAIN_IMAGES",
@@ -192,20 +192,13 @@ def measure(spec: dict) -> Dict[str, object]:
     return result
 
 
-def _source_digest() -> str:
-    digest = hashlib.sha1()
-    for path in sorted(_PACKAGE.rglob("*.py")):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
-
-
 def _cache_dir(spec: dict, root: Path) -> Path:
     name = (
         f"{spec['model']}-{spec['task']}-{MODE_NAMES[spec['mode']]}-{spec['amp_level']}-"
         f"{spec['image_size']}px-b{_batch_args(spec)[0]}-c{spec['num_classes']}"
         f"{'-me' if spec['memory_efficient'] else ''}"
     )
-    return root / _source_digest() / name
+    return root / source_digest() / name
 
 
 def run_isolated(spec: dict, cache_root: Optional[Path] = None) -> Dict[str, object]:
@@ -217,7 +210,7 @@ def run_isolated(spec: dict, cache_root: Optional[Path] = None) -> Dict[str, obj
         path = _cache_dir(spec, Path(cache_root))
         cache = {"path": str(path), "warm": path.is_dir() and any(path.rglob("*.mindir"))}
         path.mkdir(parents=True, exist_ok=True)
-        env.update(MS_COMPILER_CACHE_ENABLE="1", MS_COMPILER_CACHE_PATH=str(path))
+        env.update(MS_COMPILER_CACHE_ENABLE="1", MS_COMPILER_CACHE_PATH=str(path))  # before the child starts
     command = [sys.executable, "-m", __name__, json.dumps(spec)]
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith(_RESULT)]

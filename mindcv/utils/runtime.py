@@ -1,14 +1,57 @@
 """Process set-up shared by every script: device, mode, threads, seeds, data parallel."""
 
+import hashlib
+import json
 import logging
 import os
+from pathlib import Path
+from typing import Optional
 
 from .distributed import DistributedInfo, init_distributed
 from .errors import MindCVError
 
-__all__ = ["init_runtime", "limit_onednn_isa", "resolve_device_target"]
+__all__ = [
+    "compile_cache_folder",
+    "enable_compile_cache",
+    "init_runtime",
+    "limit_onednn_isa",
+    "source_digest",
+]
 
 _DEVICES = ("CPU", "GPU", "Ascend")
+_PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def source_digest() -> str:
+    """A digest of this package's Python source: cached graphs of older code are never reused."""
+    digest = hashlib.sha1()
+    for path in sorted(_PACKAGE.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def compile_cache_folder(setting: str, options: dict) -> Optional[Path]:
+    """Where Graph mode caches compiled graphs: `setting` is auto, '' (off) or a folder.
+
+    auto keys the folder by the package source and every option, because MindSpore checks only
+    the network's source files: a cache shared by runs with another optimizer or batch size
+    would load the wrong graph.
+    """
+    if not setting:
+        return None
+    if setting != "auto":
+        return Path(setting)
+    from .download import get_mindcv_home
+
+    key = hashlib.sha1(json.dumps(options, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return get_mindcv_home() / "compile_cache" / source_digest() / key
+
+
+def enable_compile_cache(folder: Optional[Path]) -> None:
+    """Save compiled graphs to `folder` and load them from there (MindSpore reads this at compile time)."""
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        os.environ.update(MS_COMPILER_CACHE_ENABLE="1", MS_COMPILER_CACHE_PATH=str(folder))
 
 
 def limit_onednn_isa() -> None:
@@ -47,6 +90,7 @@ def init_runtime(
     seed: int = 42,
     deterministic: bool = False,
     distribute: bool = False,
+    compile_cache: Optional[Path] = None,
 ) -> DistributedInfo:
     """Configure MindSpore for this process and return its rank and the group size."""
     import mindspore as ms
@@ -54,6 +98,8 @@ def init_runtime(
     target = resolve_device_target(device_target)
     ms.set_device(target)
     ms.set_context(mode=mode)
+    if mode == 0:
+        enable_compile_cache(compile_cache)
     if target == "CPU":
         limit_onednn_isa()
         ms.device_context.cpu.op_tuning.threads_num(threads or os.cpu_count() or 1)
