@@ -194,3 +194,60 @@ def test_scheduler_names_the_ranks_that_stopped(monkeypatch):
         "ranks 1, 3 stopped answering for 45 s"
     )
     assert distributed._scheduler_error(RuntimeError("Topology build timed out.")) is None
+
+
+_WRITER = """
+import sys
+from mindspore import nn
+from mindcv.utils.checkpoints import CheckpointManager
+
+position = dict(epoch=2, step_in_epoch=0, global_step=8, best_top1=0.5, nonfinite_steps=0)
+big = nn.SequentialCell([nn.Dense(2048, 2048) for _ in range(12)])  # ~200 MB: a write of a few 100 ms
+print("writing", flush=True)
+CheckpointManager(sys.argv[1], "densenet121").save_resume_state(big, position)
+"""
+
+
+def _size(path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:  # renamed between listing and stat
+        return 0
+
+
+def test_killed_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path):
+    """SIGKILL while the resume state is being rewritten: the previous one stays whole and is what
+    --resume finds (a half-written file only ever exists under a temporary name)."""
+    import mindspore as ms
+    from mindspore import nn
+
+    from mindcv.utils.checkpoints import CheckpointManager
+
+    manager = CheckpointManager(tmp_path, "densenet121")
+    position = dict(epoch=1, step_in_epoch=0, global_step=4, best_top1=0.25, nonfinite_steps=0)
+    previous = manager.save_resume_state(nn.Dense(3, 2), position)
+    before = previous.read_bytes()
+
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(tmp_path)], env=script_env(), stdout=subprocess.PIPE, text=True
+    )
+    assert writer.stdout.readline().strip() == "writing"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and writer.poll() is None:
+        partial = [p for p in tmp_path.glob(".*.tmp") if _size(p) > 0]  # MindSpore still writing
+        if partial:
+            break
+        time.sleep(0.002)
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+    assert writer.returncode == -signal.SIGKILL
+    assert partial, "the writer finished before it could be killed mid-write"
+
+    assert previous.read_bytes() == before
+    found = manager.find_resume_state("auto")
+    assert found == previous
+    restored = nn.Dense(3, 2)
+    assert CheckpointManager.load_resume_state(restored, found) == position
+    np.testing.assert_array_equal(
+        restored.weight.asnumpy(), ms.load_checkpoint(str(previous))["weight"].asnumpy()
+    )
