@@ -68,6 +68,11 @@ def parse_args(argv):
         "--compare", choices=("torchvision",), help="also time torchvision's model of that name"
     )
     parser.add_argument(
+        "--onnxruntime",
+        action="store_true",
+        help="also time inference of the model exported to ONNX, run by onnxruntime (export.py's path)",
+    )
+    parser.add_argument(
         "--compile_cache",
         default=str(get_mindcv_home() / "compile_cache"),
         help="MindSpore graph compile cache folder; '' disables it (default: $MINDCV_HOME/compile_cache)",
@@ -94,6 +99,7 @@ def main(args) -> None:
         memory_efficient=args.memory_efficient,
         compare=args.compare,
         cache_root=args.compile_cache or None,
+        onnxruntime=args.onnxruntime,
     )
     print(format_report(report))
     if args.json:

@@ -105,9 +105,11 @@ def test_unknown_model_is_one_line():
 
 
 @pytest.mark.skipif(not HAS_TORCHVISION, reason="torch and torchvision are not installed")
-def test_pynative_run_with_torchvision_comparison(tmp_path):
+def test_pynative_run_with_onnxruntime_row_and_torchvision_comparison(tmp_path):
     path = tmp_path / "bench.json"
-    result = run_script("benchmark.py", "--mode", 1, *SMALL, "--compare", "torchvision", "--json", path)
+    result = run_script(
+        "benchmark.py", "--mode", 1, *SMALL, "--onnxruntime", "--compare", "torchvision", "--json", path
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(path.read_text())
 
@@ -133,6 +135,18 @@ def test_pynative_run_with_torchvision_comparison(tmp_path):
     assert re.search(r"\| CPU \| densenet121 \| O0 \| [\d,]+ \| [\d,.]+ \| — \| — \|", result.stdout)
     assert re.search(r"\| torchvision \| eager \| O0 \| [\d,.]+ \|", result.stdout)
     assert re.search(r"\| pynative \| O0 \|( [\d.]+x \|){4}", result.stdout)
+
+    exported = report["results"][1]  # inference only: the model as export.py writes it, in onnxruntime
+    assert (exported["framework"], exported["mode"]) == ("onnxruntime", "exported")
+    assert set(exported["tasks"]) == {"latency", "throughput"}
+    assert exported["train_images_per_s"] is None and exported["infer_images_per_s"] > 0
+    assert exported["tasks"]["latency"]["version"].startswith("onnxruntime ")
+    ratio = report["ratios"][1]
+    assert ratio["train_images_per_s"] is None
+    assert ratio["infer_images_per_s"] == pytest.approx(
+        exported["infer_images_per_s"] / theirs["infer_images_per_s"]
+    )
+    assert re.search(r"\| onnxruntime \| exported \| O0 \| — \| [\d.]+x \| [\d.]+x \| — \|", result.stdout)
 
 
 def test_graph_compile_is_cached_for_the_next_run(tmp_path):

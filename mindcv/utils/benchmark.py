@@ -47,7 +47,8 @@ __all__ = [
 
 IMAGENET_TRAIN_IMAGES = 1_281_167
 TASKS = ("train", "latency", "throughput")  # train step at batch N; inference at batch 1 and batch N
-MODE_NAMES = {0: "graph", 1: "pynative", None: "eager"}  # None: torchvision
+MODE_NAMES = {0: "graph", 1: "pynative", None: "eager", "exported": "exported"}  # None: torchvision
+INFER_TASKS = ("latency", "throughput")
 _RESULT = "BENCHMARK_RESULT "
 _PACKAGE = Path(__file__).resolve().parents[1]
 _logger = logging.getLogger(__name__)
@@ -157,6 +158,35 @@ def _torch_step(spec: dict) -> Callable[[], object]:
     return infer_step
 
 
+def _onnxruntime_step(spec: dict) -> Callable[[], object]:
+    """Inference of the model exported to ONNX (as export.py writes it), run by onnxruntime."""
+    import shutil
+    import tempfile
+
+    import mindspore as ms
+    import onnxruntime
+
+    from ..models import create_model
+    from .runtime import init_runtime
+
+    init_runtime(1, "CPU", spec["threads"], spec["seed"])
+    network = create_model(spec["model"], num_classes=spec["num_classes"])
+    network.set_train(False)
+    images, _ = random_batch(*_batch_args(spec))
+    folder = tempfile.mkdtemp()
+    try:
+        stem = os.path.join(folder, "model")
+        ms.export(network, ms.Tensor(images), file_name=stem, file_format="ONNX")
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = spec["threads"]
+        options.inter_op_num_threads = 1
+        session = onnxruntime.InferenceSession(stem + ".onnx", options, providers=["CPUExecutionProvider"])
+    finally:
+        shutil.rmtree(folder)
+    feed = {session.get_inputs()[0].name: images}
+    return lambda: session.run(None, feed)
+
+
 def _batch_args(spec: dict):
     batch = 1 if spec["task"] == "latency" else spec["batch_size"]
     return batch, spec["image_size"], spec["num_classes"], spec["seed"]
@@ -169,8 +199,8 @@ def measure(spec: dict) -> Dict[str, object]:
     step's activations); `setup_peak_rss_mb` also covers building, compiling and warm-up.
     Where the mark cannot be reset, both are the process's peak (`peak_rss_scope`).
     """
-    builder = _torch_step if spec["framework"] == "torchvision" else _mindspore_step
-    step = builder(spec)
+    builders = {"torchvision": _torch_step, "onnxruntime": _onnxruntime_step}
+    step = builders.get(spec["framework"], _mindspore_step)(spec)
     result = {"rss_start_mb": _peak_rss_mb()}
 
     def restart_peak():
@@ -180,7 +210,11 @@ def measure(spec: dict) -> Dict[str, object]:
     result.update(time_steps(step, spec["warmup"], spec["repeats"], restart_peak))
     batch = _batch_args(spec)[0]
     result.update(batch_size=batch, images_per_s=batch / result["median_s"], peak_rss_mb=_peak_rss_mb())
-    if spec["framework"] == "mindspore":
+    if spec["framework"] == "onnxruntime":
+        import onnxruntime
+
+        result.update(device="CPU", version=f"onnxruntime {onnxruntime.__version__}")
+    elif spec["framework"] == "mindspore":
         import mindspore as ms
 
         result.update(device=ms.get_context("device_target"), version=f"mindspore {ms.__version__}")
@@ -234,12 +268,13 @@ def _cpu_name() -> str:
 
 
 def _summary(tasks: Dict[str, dict], device_num: int) -> Dict[str, object]:
-    train = tasks["train"]["images_per_s"]
+    """The headline figures; the training ones are None for an inference-only row (onnxruntime)."""
+    train = tasks.get("train")
     return {
-        "train_images_per_s": train,
-        "train_s_per_epoch": IMAGENET_TRAIN_IMAGES / (train * device_num),
-        "train_compile_s": tasks["train"]["compile_s"],
-        "train_peak_rss_mb": tasks["train"]["peak_rss_mb"],
+        "train_images_per_s": train and train["images_per_s"],
+        "train_s_per_epoch": train and IMAGENET_TRAIN_IMAGES / (train["images_per_s"] * device_num),
+        "train_compile_s": train and train["compile_s"],
+        "train_peak_rss_mb": train and train["peak_rss_mb"],
         "infer_ms_batch1": tasks["latency"]["median_s"] * 1000,
         "infer_images_per_s": tasks["throughput"]["images_per_s"],
     }
@@ -261,8 +296,12 @@ def benchmark(
     compare: Optional[str] = None,
     cache_root: Optional[Path] = None,
     seed: int = 0,
+    onnxruntime: bool = False,
 ) -> Dict[str, object]:
     """Every figure of `model` for each mode x amp level (and torchvision fp32 eager if `compare`).
+
+    With `onnxruntime`, also the inference figures of the model exported to ONNX and run by
+    onnxruntime (the deployment path of export.py), as one more row of `results`.
 
     `train_s_per_epoch` extrapolates one device's images/s to ImageNet-1k's 1,281,167 training
     images on `device_num` devices with perfect scaling. Ratios are ours / torchvision's.
@@ -288,9 +327,9 @@ def benchmark(
     report = dict(common, device_num=device_num, cpu=_cpu_name(), results=[], torchvision=None, ratios=[])
     report["compare"] = compare
 
-    def run(framework: str, mode: Optional[int], amp_level: str) -> Dict[str, object]:
+    def run(framework: str, mode, amp_level: str, tasks_to_run=TASKS) -> Dict[str, object]:
         tasks = {}
-        for task in TASKS:
+        for task in tasks_to_run:
             _logger.info("measuring %s %s %s %s", framework, MODE_NAMES[mode], amp_level, task)
             spec = dict(common, framework=framework, mode=mode, amp_level=amp_level, task=task)
             tasks[task] = run_isolated(spec, cache_root)
@@ -301,6 +340,14 @@ def benchmark(
             row = run("mindspore", mode, amp_level)
             row.update(device=row["tasks"]["train"]["device"], **_summary(row["tasks"], device_num))
             report["results"].append(row)
+    if onnxruntime:
+        import importlib.util
+
+        if not importlib.util.find_spec("onnxruntime"):
+            raise MindCVError("--onnxruntime needs onnxruntime: pip install onnxruntime")
+        row = run("onnxruntime", "exported", "O0", INFER_TASKS)
+        row.update(device="CPU", **_summary(row["tasks"], device_num))
+        report["results"].append(row)
     if compare == "torchvision":
         import importlib.util
 
@@ -318,8 +365,8 @@ _RATIO_FIGURES = ("train_images_per_s", "infer_ms_batch1", "infer_images_per_s",
 
 
 def _ratios(ours: dict, theirs: dict) -> Dict[str, object]:
-    ratios = {key: ours[key] / theirs[key] for key in _RATIO_FIGURES}
-    return {"mode": ours["mode"], "amp_level": ours["amp_level"], **ratios}
+    ratios = {key: ours[key] and ours[key] / theirs[key] for key in _RATIO_FIGURES}
+    return {"framework": ours["framework"], "mode": ours["mode"], "amp_level": ours["amp_level"], **ratios}
 
 
 def _cell(value: Optional[float], digits: int = 1) -> str:
@@ -328,7 +375,7 @@ def _cell(value: Optional[float], digits: int = 1) -> str:
 
 def format_report(report: dict) -> str:
     """The seed's results table, every figure per configuration, and the torchvision ratios, in Markdown."""
-    by_key = {(r["mode"], r["amp_level"]): r for r in report["results"]}
+    by_key = {(r["mode"], r["amp_level"]): r for r in report["results"] if r["framework"] == "mindspore"}
     lines = [
         f"Train: s/epoch for ImageNet-1k ({IMAGENET_TRAIN_IMAGES:,} images) on {report['device_num']} "
         f"device(s), batch {report['batch_size']}; infer: ms per image at batch 1. "
@@ -338,12 +385,12 @@ def format_report(report: dict) -> str:
         "| Graph train (s/epoch) | Graph infer (ms) |",
         "|---|---|---|---:|---:|---:|---:|",
     ]
-    for amp in dict.fromkeys(r["amp_level"] for r in report["results"]):
+    for amp in dict.fromkeys(amp for _, amp in by_key):
         cells = []
         for mode in ("pynative", "graph"):
             row = by_key.get((mode, amp), {})
             cells += [_cell(row.get("train_s_per_epoch"), 0), _cell(row.get("infer_ms_batch1"))]
-        device = next(r["device"] for r in report["results"] if r["amp_level"] == amp)
+        device = next(r["device"] for (_, a), r in by_key.items() if a == amp)
         lines.append(f"| {device} | {report['model']} | {amp} | " + " | ".join(cells) + " |")
 
     rows = report["results"] + ([report["torchvision"]] if report["torchvision"] else [])
@@ -354,7 +401,7 @@ def format_report(report: dict) -> str:
         "|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
-        cache = row["tasks"]["train"].get("compile_cache")
+        cache = row["tasks"].get("train", {}).get("compile_cache")
         compile_s = _cell(row["train_compile_s"]) + (" (cached)" if cache and cache["warm"] else "")
         cells = [
             row["framework"],
@@ -373,13 +420,13 @@ def format_report(report: dict) -> str:
             "Ours / torchvision (fp32 eager, same data and threads): above 1 is better for images/s, "
             "below 1 for ms and MB.",
             "",
-            f"| mode | amp | train images/s | infer batch 1 ms | infer batch {report['batch_size']} images/s "
-            "| train peak RSS |",
-            "|---|---|---:|---:|---:|---:|",
+            f"| framework | mode | amp | train images/s | infer batch 1 ms "
+            f"| infer batch {report['batch_size']} images/s | train peak RSS |",
+            "|---|---|---|---:|---:|---:|---:|",
         ]
         for ratio in report["ratios"]:
-            values = " | ".join(f"{ratio[key]:.2f}x" for key in _RATIO_FIGURES)
-            lines.append(f"| {ratio['mode']} | {ratio['amp_level']} | {values} |")
+            values = " | ".join("—" if ratio[key] is None else f"{ratio[key]:.2f}x" for key in _RATIO_FIGURES)
+            lines.append(f"| {ratio['framework']} | {ratio['mode']} | {ratio['amp_level']} | {values} |")
     elif report["compare"] and report["compare"].startswith("skipped"):
         lines += ["", f"torchvision comparison {report['compare']}."]
     return "\n".join(lines)
