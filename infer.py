@@ -2,6 +2,7 @@
 
 python infer.py photos/ cat.jpg --model densenet121 --pretrained
 python infer.py photos/ --model densenet121 --ckpt_path ckpt/densenet121-best.ckpt --json preds.json
+python infer.py photos/ --pretrained --backend onnxruntime   # CPU: about 3x faster, see README "Speed"
 
 Images are preprocessed with the model's eval transforms (resize to image_size / crop_pct, centre
 crop, normalize with the weights' mean/std). Class names: --class_names FILE, else `classes.txt`
@@ -16,7 +17,7 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import List, Sequence  # noqa: E402
+from typing import Callable, List, Sequence  # noqa: E402
 
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
@@ -111,20 +112,54 @@ def load_image(path: Path, transforms) -> np.ndarray:
     return pixels
 
 
-def classify(
-    network, images: List[Path], transforms, names: List[str], batch_size: int, topk: int
-) -> List[dict]:
-    """Top-`topk` classes and probabilities per image; the last batch is padded to keep one shape."""
+def mindspore_forward(network) -> Callable[[np.ndarray], np.ndarray]:
     import mindspore as ms
 
+    return lambda batch: network(ms.Tensor(batch)).asnumpy()
+
+
+def onnxruntime_forward(network, batch_size: int, image_size: int, threads: int):
+    """The network exported to ONNX (as export.py does) and run by onnxruntime, whose AVX-512
+    kernels make CPU inference several times faster than MindSpore's."""
+    import shutil
+    import tempfile
+
+    import mindspore as ms
+
+    try:
+        import onnxruntime
+    except ImportError:
+        raise MindCVError("--backend onnxruntime needs onnxruntime: pip install onnxruntime") from None
+    folder = tempfile.mkdtemp()
+    try:
+        stem = os.path.join(folder, "model")
+        sample = ms.Tensor(np.zeros((batch_size, 3, image_size, image_size), np.float32))
+        ms.export(network, sample, file_name=stem, file_format="ONNX")
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        session = onnxruntime.InferenceSession(stem + ".onnx", options, providers=["CPUExecutionProvider"])
+    finally:
+        shutil.rmtree(folder)
+    name = session.get_inputs()[0].name
+    return lambda batch: session.run(None, {name: batch})[0]
+
+
+def classify(
+    forward: Callable[[np.ndarray], np.ndarray],
+    images: List[Path],
+    transforms,
+    names: List[str],
+    batch_size: int,
+    topk: int,
+) -> List[dict]:
+    """Top-`topk` classes and probabilities per image; the last batch is padded to keep one shape."""
     predictions = []
-    batch_size = min(batch_size, len(images))
     with tqdm(total=len(images), unit="image", desc="infer", leave=False) as progress:
         for start in range(0, len(images), batch_size):
             paths = images[start : start + batch_size]
             batch = np.stack([load_image(p, transforms) for p in paths])
             batch = np.concatenate([batch, np.repeat(batch[-1:], batch_size - len(paths), axis=0)])
-            logits = network(ms.Tensor(batch)).asnumpy().astype(np.float64)[: len(paths)]
+            logits = forward(batch).astype(np.float64)[: len(paths)]
             probs = np.exp(logits - logits.max(axis=1, keepdims=True))
             probs /= probs.sum(axis=1, keepdims=True)
             for path, row in zip(paths, probs):
@@ -167,6 +202,13 @@ def parse_args(argv):
     )
     parser.add_argument("--threads", type=int, default=0, help="CPU threads; 0 = one per core")
     parser.add_argument(
+        "--backend",
+        choices=("mindspore", "onnxruntime"),
+        default="mindspore",
+        help="run the network in MindSpore, or export it to ONNX and run it in onnxruntime (CPU; "
+        "several times faster there) (default: mindspore)",
+    )
+    parser.add_argument(
         "--json", default="", metavar="PATH", help="write the predictions as JSON here ('-': stdout)"
     )
     args = parser.parse_args(argv)
@@ -185,7 +227,12 @@ def main(args) -> None:
         preprocessing["crop_pct"] = args.crop_pct
     image_size = args.image_size or cfg.get("input_size", (3, 224, 224))[-1]
     transforms = create_transforms("imagenet", is_training=False, image_resize=image_size, **preprocessing)
-    predictions = classify(network, images, transforms, names, args.batch_size, min(args.topk, num_classes))
+    batch_size = min(args.batch_size, len(images))
+    if args.backend == "onnxruntime":
+        forward = onnxruntime_forward(network, batch_size, image_size, args.threads)
+    else:
+        forward = mindspore_forward(network)
+    predictions = classify(forward, images, transforms, names, batch_size, min(args.topk, num_classes))
     if args.json:
         text = json.dumps({"model": args.model, "predictions": predictions}, indent=2) + "\n"
         if args.json == "-":
