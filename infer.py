@@ -29,6 +29,7 @@ from mindcv.models import create_model, get_pretrained_cfg, load_weights, read_c
 from mindcv.utils.atomic import atomic_write_bytes  # noqa: E402
 from mindcv.utils.cli import run_script  # noqa: E402
 from mindcv.utils.errors import MindCVError  # noqa: E402
+from mindcv.utils.onnx_runtime import onnxruntime_forward  # noqa: E402
 from mindcv.utils.runtime import init_runtime  # noqa: E402
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -118,32 +119,6 @@ def mindspore_forward(network) -> Callable[[np.ndarray], np.ndarray]:
     return lambda batch: network(ms.Tensor(batch)).asnumpy()
 
 
-def onnxruntime_forward(network, batch_size: int, image_size: int, threads: int):
-    """The network exported to ONNX (as export.py does) and run by onnxruntime, whose AVX-512
-    kernels make CPU inference several times faster than MindSpore's."""
-    import shutil
-    import tempfile
-
-    import mindspore as ms
-
-    try:
-        import onnxruntime
-    except ImportError:
-        raise MindCVError("--backend onnxruntime needs onnxruntime: pip install onnxruntime") from None
-    folder = tempfile.mkdtemp()
-    try:
-        stem = os.path.join(folder, "model")
-        sample = ms.Tensor(np.zeros((batch_size, 3, image_size, image_size), np.float32))
-        ms.export(network, sample, file_name=stem, file_format="ONNX")
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads or os.cpu_count() or 1
-        session = onnxruntime.InferenceSession(stem + ".onnx", options, providers=["CPUExecutionProvider"])
-    finally:
-        shutil.rmtree(folder)
-    name = session.get_inputs()[0].name
-    return lambda batch: session.run(None, {name: batch})[0]
-
-
 def classify(
     forward: Callable[[np.ndarray], np.ndarray],
     images: List[Path],
@@ -229,7 +204,8 @@ def main(args) -> None:
     transforms = create_transforms("imagenet", is_training=False, image_resize=image_size, **preprocessing)
     batch_size = min(args.batch_size, len(images))
     if args.backend == "onnxruntime":
-        forward = onnxruntime_forward(network, batch_size, image_size, args.threads)
+        sample = np.zeros((batch_size, 3, image_size, image_size), np.float32)
+        forward = onnxruntime_forward(network, sample, args.threads)
     else:
         forward = mindspore_forward(network)
     predictions = classify(forward, images, transforms, names, batch_size, min(args.topk, num_classes))

@@ -160,31 +160,16 @@ def _torch_step(spec: dict) -> Callable[[], object]:
 
 def _onnxruntime_step(spec: dict) -> Callable[[], object]:
     """Inference of the model exported to ONNX (as export.py writes it), run by onnxruntime."""
-    import shutil
-    import tempfile
-
-    import mindspore as ms
-    import onnxruntime
-
     from ..models import create_model
+    from .onnx_runtime import onnxruntime_forward
     from .runtime import init_runtime
 
     init_runtime(1, "CPU", spec["threads"], spec["seed"])
     network = create_model(spec["model"], num_classes=spec["num_classes"])
     network.set_train(False)
     images, _ = random_batch(*_batch_args(spec))
-    folder = tempfile.mkdtemp()
-    try:
-        stem = os.path.join(folder, "model")
-        ms.export(network, ms.Tensor(images), file_name=stem, file_format="ONNX")
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = spec["threads"]
-        options.inter_op_num_threads = 1
-        session = onnxruntime.InferenceSession(stem + ".onnx", options, providers=["CPUExecutionProvider"])
-    finally:
-        shutil.rmtree(folder)
-    feed = {session.get_inputs()[0].name: images}
-    return lambda: session.run(None, feed)
+    forward = onnxruntime_forward(network, images, spec["threads"])
+    return lambda: forward(images)
 
 
 def _batch_args(spec: dict):
