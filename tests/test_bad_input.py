@@ -37,6 +37,7 @@ def assert_one_line(result, *fragments):
         (["--dataset", "imagenet", "--data_dir", "/nonexistent"], ["/nonexistent/train", "does not exist"]),
         (["--ckpt_path", "/nonexistent/x.ckpt"], ["/nonexistent/x.ckpt", "no such file"]),
         (["--ckpt_save_dir", "/proc/not_here"], ["/proc/not_here", "cannot write"]),
+        (["--compile_cache", "/proc/not_here"], ["/proc/not_here", "compile cache", "--compile_cache ''"]),
         (["--lr", "1e30", *TINY], ["non-finite loss", "epoch 1, step", "--nonfinite_policy skip"]),
     ],
     ids=lambda v: v[0] if isinstance(v, list) else "",

@@ -50,7 +50,13 @@ def compile_cache_folder(setting: str, options: dict) -> Optional[Path]:
 def enable_compile_cache(folder: Optional[Path]) -> None:
     """Save compiled graphs to `folder` and load them from there (MindSpore reads this at compile time)."""
     if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise MindCVError(
+                f"cannot use {folder} as the compile cache ({exc.strerror or exc}); pass a writable "
+                "--compile_cache folder, or --compile_cache '' to turn it off"
+            ) from exc
         os.environ.update(MS_COMPILER_CACHE_ENABLE="1", MS_COMPILER_CACHE_PATH=str(folder))
 
 
