@@ -11,7 +11,7 @@ os.environ.setdefault("GLOG_v", "3")  # before MindSpore loads: keep its INFO/WA
 import logging  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from config import parse_args, save_args  # noqa: E402
+from config import parse_args, save_args, user_set  # noqa: E402
 from mindcv.data import create_dataset, create_loader, create_transforms, get_class_names  # noqa: E402
 from mindcv.data.class_names import CLASS_NAMES_FILE, save_class_names  # noqa: E402
 from mindcv.loss import create_loss  # noqa: E402
@@ -44,6 +44,17 @@ def build_loader(args, dist, split: str, is_training: bool):
         seed=args.seed,
         skip_corrupt=args.skip_corrupt,
     )
+    drop_remainder = args.drop_remainder if is_training else False
+    images = dataset.get_dataset_size()
+    if drop_remainder and 0 < images < args.batch_size and not user_set(args, "batch_size"):
+        _logger.warning(
+            "batch_size: the default %d exceeds the %d images of split '%s' per device; using %d",
+            args.batch_size,
+            images,
+            split,
+            images,
+        )
+        args.batch_size = images
     classes = len(get_class_names(dataset))
     if args.num_classes is None:
         args.num_classes = classes
@@ -75,7 +86,7 @@ def build_loader(args, dist, split: str, is_training: bool):
     loader = create_loader(
         dataset,
         batch_size=args.batch_size,
-        drop_remainder=args.drop_remainder if is_training else False,
+        drop_remainder=drop_remainder,
         is_training=is_training,
         mixup=args.mixup if is_training else 0.0,
         cutmix=args.cutmix if is_training else 0.0,
@@ -131,6 +142,7 @@ def build_train_step(args, dist, steps_per_epoch: int):
         num_cycles=args.num_cycles,
         cycle_decay=args.cycle_decay,
         lr_epoch_stair=args.lr_epoch_stair,
+        fit_to_run={name for name in ("warmup_epochs", "decay_epochs") if not user_set(args, name)},
     )
     optimizer = create_optimizer(
         network,
