@@ -463,11 +463,25 @@ _GROUPS = (
                 null=True,
             ),
             _int("keep_checkpoint_max", 10, "Number of epoch checkpoints kept", _POSITIVE),
+            _int(
+                "ckpt_save_steps",
+                0,
+                "Also write the resume state every N steps within an epoch (0: by time, epoch ends only)",
+                _NON_NEGATIVE,
+            ),
+            _float(
+                "ckpt_save_minutes",
+                30.0,
+                "Also write the resume state after this many minutes of training since the last one "
+                "(0: off); SIGTERM and Ctrl-C write one too, then stop",
+                _NON_NEGATIVE,
+            ),
             _Option(
                 "resume",
                 "",
-                "Continue a run from the newest resume state in ckpt_save_dir (no value) or from PATH: "
-                "weights, optimizer, epoch, step, EMA, loss scale and data order",
+                "Continue a run from the newest resume state in ckpt_save_dir (no value; with none yet, "
+                "start from the beginning) or from PATH: weights, optimizer, epoch, step (also mid-epoch), "
+                "EMA, loss scale and data order",
                 _converter(_to_resume, "a path, or no value for the newest state in ckpt_save_dir"),
                 "?",
                 "auto",

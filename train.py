@@ -18,6 +18,7 @@ from mindcv.loss import create_loss  # noqa: E402
 from mindcv.models import create_model  # noqa: E402
 from mindcv.optim import create_optimizer  # noqa: E402
 from mindcv.scheduler import create_scheduler  # noqa: E402
+from mindcv.utils.atomic import remove_temporaries  # noqa: E402
 from mindcv.utils.checkpoints import CheckpointManager  # noqa: E402
 from mindcv.utils.cli import run_script  # noqa: E402
 from mindcv.utils.errors import MindCVError  # noqa: E402
@@ -201,13 +202,16 @@ def main(args) -> None:
     ckpt_dir = Path(args.ckpt_save_dir)
     checkpoints = CheckpointManager(ckpt_dir, args.model, args.keep_checkpoint_max, args.ckpt_save_policy)
     position = RunPosition()
-    if args.resume:
-        path = checkpoints.find_resume_state(args.resume)
-        position = RunPosition(**checkpoints.load_resume_state(train_step, path))
+    path = checkpoints.find_resume_state(args.resume) if args.resume else None
+    if path is not None:
+        position = RunPosition.from_saved(checkpoints.load_resume_state(train_step, path))
         _logger.info("resumed from %s at epoch %d, step %d", path, position.epoch, position.step_in_epoch)
-    save_args(args, str(ckpt_dir / "config.yaml"), dist.rank)
-    if dist.is_main:  # infer.py names the classes of this run's checkpoints from it
+    if dist.is_main:  # rank 0 alone writes files
+        # What a kill in the middle of a write left behind.
+        remove_temporaries(ckpt_dir, (args.model, "config", "classes", "metrics", "curves"))
+        # infer.py names the classes of this run's checkpoints from it.
         save_class_names(ckpt_dir / CLASS_NAMES_FILE, get_class_names(train_loader))
+    save_args(args, str(ckpt_dir / "config.yaml"), dist.rank)
     metrics = MetricsLog(
         ckpt_dir / "metrics.csv", ckpt_dir / "curves.png" if args.plot else None, resume_epoch=position.epoch
     )
@@ -224,6 +228,8 @@ def main(args) -> None:
         val_interval=args.val_interval,
         ckpt_save_interval=args.ckpt_save_interval,
         nonfinite_policy=args.nonfinite_policy,
+        ckpt_save_steps=args.ckpt_save_steps,
+        ckpt_save_minutes=args.ckpt_save_minutes,
     )
     result = trainer.fit(position)
     if dist.is_main:
