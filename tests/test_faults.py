@@ -53,7 +53,7 @@ def test_disk_full_while_saving(tmp_path, small_tmpfs):
 
     weights = sum(p.asnumpy().nbytes for p in create_model("densenet121", num_classes=10).get_parameters())
     # Epoch 1 writes 4 weights' worth: the epoch and best checkpoints, the resume state (weights
-    # and momentum); epoch 2's first checkpoint needs a fifth.
+    # and momentum); epoch 2's first write, the new resume state beside the old, needs two more.
     ckpt = small_tmpfs(int(4.5 * weights))
     args = [*TINY_RUN, "--mode", "1", "--epoch_size", "2", "--val_while_train", "False"]
     result = run(["python", ROOT / "train.py", "-c", DEMO, *args, "--ckpt_save_dir", ckpt], tmp_path)
@@ -63,7 +63,7 @@ def test_disk_full_while_saving(tmp_path, small_tmpfs):
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert errors == [result.stderr.strip().splitlines()[-1]], result.stderr[-3000:]
     assert "disk full" in errors[0] and "No space left on device" in errors[0]
-    assert str(ckpt / "densenet121-2_2.ckpt") in errors[0]
+    assert str(ckpt / "densenet121-resume.ckpt") in errors[0]
     saved = {"densenet121-1_2.ckpt", "densenet121-best.ckpt", "densenet121-resume.ckpt"}
     others = {"classes.txt", "config.yaml", "metrics.csv", "curves.png"}
     assert {p.name for p in ckpt.iterdir()} == saved | others  # no temporary file left
