@@ -30,6 +30,8 @@ SCHEDULERS = (
     "polynomial_decay",
     "step_decay",
     "multi_step_decay",
+    "one_cycle",
+    "cyclic",
 )
 LOSSES = ("CE", "BCE")
 AMP_LEVELS = ("O0", "O1", "O2", "O3")
