@@ -22,7 +22,7 @@ import yaml
 from mindcv.utils.atomic import atomic_write_bytes
 from mindcv.utils.errors import MindCVError
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "lamb")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "lamb", "lion", "nadam")
 SCHEDULERS = (
     "constant",
     "cosine_decay",
