@@ -20,7 +20,7 @@ from typing import Any, Callable
 import yaml
 
 from mindcv.utils.atomic import atomic_write_bytes
-from mindcv.utils.errors import MindCVError
+from mindcv.utils.errors import MindCVError, UnknownOptionError
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "lamb", "lion", "nadam")
 SCHEDULERS = (
@@ -521,14 +521,9 @@ class _Store(argparse.Action):
             raise MindCVError(f"{option_string}: {err}") from None
 
 
-def create_parser() -> argparse.ArgumentParser:
-    """The full parser, grouped as in MindCV; every option's help ends with its default."""
-    parser = _Parser(
-        description="DenseNet training and validation. Precedence: defaults < -c FILE.yaml < command line. "
-        "key=value works like --key=value; a boolean alone means true (or give true/false, yes/no, 1/0); "
-        "list options take several values, e.g. --scale 0.08 1.0.",
-        allow_abbrev=False,
-    )
+def _config_parser() -> argparse.ArgumentParser:
+    """Only -c/--config, read first because the YAML it names supplies the defaults."""
+    parser = _Parser(add_help=False, allow_abbrev=False)
     parser.add_argument(
         "-c",
         "--config",
@@ -536,6 +531,20 @@ def create_parser() -> argparse.ArgumentParser:
         metavar="FILE.yaml",
         help="YAML file of flat MindCV-style 'option: value' lines replacing the defaults; "
         "the command line overrides it (default: '')",
+    )
+    return parser
+
+
+def create_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """MindCV's pair (parser_config, parser): the -c/--config parser and the full one, grouped as
+    in MindCV; every option's help ends with its default."""
+    parser_config = _config_parser()
+    parser = _Parser(
+        description="DenseNet training and validation. Precedence: defaults < -c FILE.yaml < command line. "
+        "key=value works like --key=value; a boolean alone means true (or give true/false, yes/no, 1/0); "
+        "list options take several values, e.g. --scale 0.08 1.0.",
+        allow_abbrev=False,
+        parents=[parser_config],
     )
     for title, description, options in _GROUPS:
         group = parser.add_argument_group(title, description)
@@ -550,7 +559,7 @@ def create_parser() -> argparse.ArgumentParser:
                 metavar=option.metavar,
                 help=f"{option.help} (default: {option.default!r})",
             )
-    return parser
+    return parser_config, parser
 
 
 _KEY_VALUE = re.compile(r"[A-Za-z_]\w*=")
@@ -573,14 +582,11 @@ def _check_option_names(argv):
             if name not in _OPTION_STRINGS:
                 close = _suggest(name, _OPTION_STRINGS)
                 fix = f"did you mean {close}?" if close else "run with --help to see the options"
-                raise MindCVError(f"unknown option {name}; {fix}")
+                raise UnknownOptionError(f"unknown option {name}; {fix}")
 
 
 def _config_path(argv):
-    """Only -c/--config, read first because the YAML it names supplies the defaults."""
-    pre = _Parser(add_help=False, allow_abbrev=False)
-    pre.add_argument("-c", "--config", default="")
-    return pre.parse_known_args(argv)[0].config
+    return _config_parser().parse_known_args(argv)[0].config
 
 
 def _load_config(path):
@@ -618,7 +624,7 @@ def _load_config(path):
         if key not in _OPTIONS:
             close = _suggest(key, _OPTIONS)
             fix = f"did you mean '{close}'?" if close else "run with --help to see the options"
-            raise MindCVError(f"{where}: unknown option '{key}'; {fix}")
+            raise UnknownOptionError(f"{where}: unknown option '{key}'; {fix}")
         if key in values:
             raise MindCVError(f"{where}: '{key}' is set twice; keep one")
         try:
@@ -635,7 +641,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     config = _config_path(argv)
     namespace = argparse.Namespace(**_load_config(config)) if config else argparse.Namespace()
     # Values already in the namespace (the YAML's) replace the parser's defaults; argv overrides both.
-    return validate_args(create_parser().parse_args(argv, namespace))
+    return validate_args(create_parser()[1].parse_args(argv, namespace))
 
 
 def validate_args(args: argparse.Namespace) -> argparse.Namespace:

@@ -532,7 +532,7 @@ def test_save_args_into_an_unusable_folder(tmp_path):
 
 
 def test_every_option_has_help_showing_its_default():
-    parser = config.create_parser()
+    _, parser = config.create_parser()
     options = [action for action in parser._actions if action.dest != "help"]
     assert len(options) > len(MINDCV_DEFAULTS)
     for action in options:
@@ -542,7 +542,7 @@ def test_every_option_has_help_showing_its_default():
 
 
 def test_options_are_grouped_like_mindcv():
-    titles = [group.title for group in config.create_parser()._action_groups]
+    titles = [group.title for group in config.create_parser()[1]._action_groups]
     for title in ("system", "dataset", "augmentation", "model", "loss", "scheduler", "optimizer"):
         assert title in titles
     for title in ("training", "checkpoint", "eval", "modelarts"):
