@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import logging
 import os
 import re
 import sys
@@ -36,6 +37,8 @@ SCHEDULERS = (
 LOSSES = ("CE", "BCE")
 AMP_LEVELS = ("O0", "O1", "O2", "O3")
 DEVICES = ("auto", "CPU", "GPU", "Ascend")
+
+_logger = logging.getLogger("config")
 INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area")
 
 
@@ -228,7 +231,7 @@ _GROUPS = (
                 "it in $MINDCV_HOME/compile_cache/ under a hash of the package code and these options, "
                 "'' turns it off, any other value is the folder",
             ),
-            _int("log_interval", 100, "Refresh the training log every N steps", _POSITIVE),
+            _int("log_interval", 100, "Log the loss, lr and images/s every N training steps", _POSITIVE),
             _flag("debug", False, "Show full Python tracebacks instead of one-line errors"),
         ],
     ),
@@ -272,7 +275,14 @@ _GROUPS = (
                 "Augmentation policy, e.g. randaug-m7-mstd0.5, autoaug-mstd0.5, autoaugr-mstd0.5, 3a, "
                 "augmix, trivialaugwide (None: off)",
             ),
-            _int("aug_splits", 0, "Augmentation splits for AugMix (0: off; MindCV uses 3)", _NON_NEGATIVE),
+            _int(
+                "aug_splits",
+                0,
+                "AugMix split batches: each training batch also holds aug_splits - 1 augmented views of "
+                "its images, all trained with the loss (no JSD term); MindCV uses 3 with auto_augment "
+                "augmix (0: off)",
+                ("0 (off) or >= 2", lambda v: v == 0 or v >= 2),
+            ),
             _float("re_prob", 0.0, "Probability of random erasing", _PROBABILITY),
             _list("re_scale", [0.02, 0.33], "Random-erasing area range, as fractions of the image", _RANGE),
             _list("re_ratio", [0.3, 3.3], "Random-erasing aspect-ratio range", _RANGE),
@@ -317,7 +327,13 @@ _GROUPS = (
             ),
             _int("in_channels", 3, "Channels of the input images", _POSITIVE),
             _float("drop_rate", None, "Dropout before the classifier (None: the model's default)", _FRACTION),
-            _float("drop_path_rate", None, "Stochastic-depth rate (None: the model's default)", _FRACTION),
+            _float(
+                "drop_path_rate",
+                None,
+                "Stochastic-depth rate: accepted for MindCV's YAMLs, but DenseNet has no stochastic depth, "
+                "so it has no effect (warns when set)",
+                _FRACTION,
+            ),
             _flag("pretrained", False, "Start from the published ImageNet weights (downloaded once, cached)"),
             _path("ckpt_path", "", "Start from the weights of this checkpoint (to continue a run: --resume)"),
         ],
@@ -402,7 +418,12 @@ _GROUPS = (
         "The training loop: length, precision, stability.",
         [
             _int("epoch_size", 90, "Number of training epochs", _POSITIVE),
-            _flag("dataset_sink_mode", True, "Feed batches through MindSpore's device queue (sink mode)"),
+            _flag(
+                "dataset_sink_mode",
+                True,
+                "Accepted for MindCV's YAMLs, no effect (warns when False): batches are always fed step by "
+                "step, as MindSpore does on CPU anyway, so --resume can start mid-epoch",
+            ),
             _choice(
                 "amp_level",
                 "O0",
@@ -424,7 +445,12 @@ _GROUPS = (
             ),
             _float("loss_scale", 1.0, "Loss scale (the starting value when dynamic)", _POSITIVE),
             _flag("dynamic_loss_scale", False, "MindCV's older spelling of --loss_scale_type dynamic"),
-            _flag("drop_overflow_update", False, "Fixed loss scale: skip updates whose gradients overflow"),
+            _flag(
+                "drop_overflow_update",
+                True,
+                "Skip updates whose gradients overflow: always done, since applying them would corrupt "
+                "the weights (MindCV's False does); False has no effect and warns",
+            ),
             _choice(
                 "nonfinite_policy",
                 "stop",
@@ -464,7 +490,11 @@ _GROUPS = (
                 "PATH",
             ),
             _flag("resume_opt", False, "Also restore the optimizer state saved with --ckpt_path (MindCV)"),
-            _flag("metrics_csv", True, "Append each epoch's loss, accuracy and lr to a CSV in ckpt_save_dir"),
+            _flag(
+                "metrics_csv",
+                True,
+                "Write each epoch's loss, accuracy and lr to metrics.csv in ckpt_save_dir",
+            ),
             _flag("plot", True, "Draw the loss and accuracy curves into a PNG in ckpt_save_dir"),
         ],
     ),
@@ -475,7 +505,9 @@ _GROUPS = (
             _flag("val_while_train", False, "Validate during training and keep the best checkpoint by top-1"),
             _int("val_interval", 1, "Validate every N epochs", _POSITIVE),
             _choice("val_amp_level", "O0", "Mixed-precision level of validation", AMP_LEVELS),
-            _flag("eval_shuffle", False, "Shuffle the validation data"),
+            _flag(
+                "eval_shuffle", False, "Shuffle the validation data (every sample is still validated once)"
+            ),
             _path("json", "", "validate.py: write top1, top5, loss and num_samples to this JSON file"),
         ],
     ),
@@ -493,6 +525,12 @@ _GROUPS = (
 )
 
 _OPTIONS = {option.name: option for _, _, options in _GROUPS for option in options}
+# MindCV options that cannot apply here: accepted so MindCV's YAMLs run, with a warning when set.
+_NO_EFFECT = {
+    "drop_path_rate": "DenseNet has no stochastic depth",
+    "dataset_sink_mode": "batches are always fed step by step",
+    "drop_overflow_update": "updates with overflowing gradients are always skipped",
+}
 _OPTION_STRINGS = {"-h", "--help", "-c", "--config"} | {f"--{name}" for name in _OPTIONS}
 
 
@@ -674,6 +712,9 @@ def validate_args(args: argparse.Namespace) -> argparse.Namespace:
         raise MindCVError(
             f"--mean has {len(args.mean)} values but --std has {len(args.std)}; give one of each per channel"
         )
+    for name, reason in _NO_EFFECT.items():
+        if getattr(args, name) != _OPTIONS[name].default:
+            _logger.warning("--%s %s has no effect: %s", name, getattr(args, name), reason)
     if args.enable_modelarts:
         raise MindCVError("--enable_modelarts: ModelArts is not supported by this project; set it to False")
     return args

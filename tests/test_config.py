@@ -113,7 +113,12 @@ MINDCV_DEFAULTS = {
 }
 # Our deliberate differences: a DenseNet zoo, the best device available, and MindCV's older
 # filter_bias_and_bn left unset so that weight_decay_filter alone decides.
-OUR_DEFAULTS = {"model": "densenet121", "device_target": "auto", "filter_bias_and_bn": None}
+OUR_DEFAULTS = {
+    "model": "densenet121",
+    "device_target": "auto",
+    "filter_bias_and_bn": None,
+    "drop_overflow_update": True,  # what always happens here; MindCV's False would apply overflowed updates
+}
 
 # MindCV's configs/densenet/densenet_121_gpu.yaml (its older form, with the keys its other
 # DenseNet YAMLs use too), copied as data.

@@ -65,8 +65,8 @@ def create_loader(
         )
     if separate and (mixing or label_smoothing > 0 or aug_splits < 2):
         raise MindCVError(
-            "separate=True (AugMix split batches) needs aug_splits >= 2 and works without mixup, cutmix "
-            "and label_smoothing in the loader; drop those or set separate=False"
+            "separate=True (AugMix split batches, train.py's --aug_splits) needs aug_splits >= 2 and "
+            "works without mixup, cutmix and label_smoothing in the loader; drop those or the splits"
         )
     workers = resolve_workers(num_parallel_workers)
     if transform is None:

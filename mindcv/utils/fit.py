@@ -57,6 +57,7 @@ class Trainer:
         ckpt_save_interval: int = 1,
         nonfinite_policy: str = "stop",
         progress: bool = True,
+        log_interval: int = 100,
     ):
         self.train_step = train_step
         self.train_loader = train_loader
@@ -71,6 +72,7 @@ class Trainer:
         self.ckpt_save_interval = ckpt_save_interval
         self.nonfinite_policy = nonfinite_policy
         self.progress = progress and dist.is_main
+        self.log_interval = log_interval  # steps between log lines of loss, lr and speed (main rank)
         self.steps_per_epoch = train_loader.get_dataset_size()
 
     def fit(self, position: RunPosition) -> Optional[Dict[str, float]]:
@@ -106,14 +108,24 @@ class Trainer:
                 else:
                     losses.append(float(loss.asnumpy()))
                 now = time.perf_counter()
-                bar.set_postfix(
-                    loss=f"{np.mean(losses[-20:]) if losses else math.nan:.4f}",
-                    lr=f"{self._current_lr():.3g}",
-                    img_s=f"{self.global_batch_size / max(now - tick, 1e-9):.1f}",
-                    refresh=False,
-                )
+                stats = {
+                    "loss": f"{np.mean(losses[-20:]) if losses else math.nan:.4f}",
+                    "lr": f"{self._current_lr():.3g}",
+                    "img_s": f"{self.global_batch_size / max(now - tick, 1e-9):.1f}",
+                }
+                bar.set_postfix(stats, refresh=False)
                 tick = now
                 bar.update(1)
+                if self.dist.is_main and position.step_in_epoch % self.log_interval == 0:
+                    line = ", ".join(f"{k} {v}" for k, v in stats.items())
+                    _logger.info(
+                        "epoch %d/%d step %d/%d: %s",
+                        epoch + 1,
+                        self.epochs,
+                        position.step_in_epoch,
+                        self.steps_per_epoch,
+                        line,
+                    )
         return float(np.mean(losses)) if losses else math.nan
 
     def _current_lr(self) -> float:
