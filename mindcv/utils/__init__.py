@@ -2,6 +2,8 @@
 
 `CheckpointManager` here is MindCV's API (`ckpt_save_policy=`, `save_ckpoint`) over this
 package's own manager, `mindcv.utils.checkpoints.CheckpointManager`, which train.py uses.
+MindCV's `create_trainer` (a `mindspore.Model` of other arguments) is not exported under its
+name; ours, returning a train step, is `mindcv.utils.train_step.create_trainer`.
 """
 
 from .._lazy import lazy_exports
@@ -10,8 +12,7 @@ _EXPORTS = {
     "CheckpointManager": "mindcv.utils.checkpoint_manager",
     "DownLoad": "mindcv.utils.download",
     "MindCVError": "mindcv.utils.errors",
-    "TrainStep": "mindcv.utils.train_step",
-    "create_trainer": "mindcv.utils.train_step",
+    "set_seed": "mindcv.utils.random",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
