@@ -660,9 +660,7 @@ def _load_config(path):
         if key == "config":  # written by MindCV's save_args; the -c path given wins, as in MindCV
             continue
         if key not in _OPTIONS:
-            close = _suggest(key, _OPTIONS)
-            fix = f"did you mean '{close}'?" if close else "run with --help to see the options"
-            raise UnknownOptionError(f"{where}: unknown option '{key}'; {fix}")
+            raise _unknown_key(key, _OPTIONS, where)
         if key in values:
             raise MindCVError(f"{where}: '{key}' is set twice; keep one")
         try:
@@ -670,6 +668,20 @@ def _load_config(path):
         except ValueError as err:
             raise MindCVError(f"{where}: {key}: {err}") from None
     return values
+
+
+def _unknown_key(key, known, where: str) -> UnknownOptionError:
+    close = _suggest(key, known)
+    fix = f"did you mean '{close}'?" if close else "run with --help to see the options"
+    return UnknownOptionError(f"{where}: unknown option '{key}'; {fix}")
+
+
+def _check_cfgs_in_parser(cfgs: dict, parser: argparse.ArgumentParser) -> None:
+    """MindCV's check, for scripts that load a YAML themselves: every key is an option of `parser`."""
+    known = {action.dest for action in parser._actions} | set(parser._defaults)
+    for key in cfgs:
+        if key not in known:
+            raise _unknown_key(key, known, "config")
 
 
 def parse_args(argv=None) -> argparse.Namespace:

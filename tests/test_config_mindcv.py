@@ -28,3 +28,10 @@ def test_mindcvs_optimizers_and_schedulers_are_accepted():
     args = config.parse_args(["--opt", "Lion", "--scheduler", "one_cycle"])
     assert (args.opt, args.scheduler) == ("lion", "one_cycle")
     assert config.parse_args(["opt=nadam", "scheduler=cyclic"]).opt == "nadam"
+
+
+def test_check_cfgs_in_parser_as_mindcvs_scripts_call_it():
+    _, parser = config.create_parser()
+    config._check_cfgs_in_parser({"lr": 0.1, "config": "x.yaml"}, parser)
+    with pytest.raises(KeyError, match="unknown option 'lrr'; did you mean 'lr'"):
+        config._check_cfgs_in_parser({"lrr": 0.1}, parser)
