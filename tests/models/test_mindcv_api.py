@@ -76,7 +76,7 @@ def test_auto_mapping_loads_weights_saved_under_a_wrapper_prefix(tmp_path, train
         np.testing.assert_array_equal(_params(model)[name], value)
 
 
-def test_feature_extract_wrapper_matches_features_only(trained):
+def test_feature_extract_wrapper_matches_features_only(trained, mode):
     wrapped = FeatureExtractWrapper(trained, out_indices=[1, 2, 4])
     backbone = create_model("densenet121", features_only=True, out_indices=(1, 2, 4))
     ms.load_param_into_net(backbone, _params_as_tensors(trained))
