@@ -37,9 +37,9 @@ SCHEDULERS = (
 LOSSES = ("CE", "BCE")
 AMP_LEVELS = ("O0", "O1", "O2", "O3")
 DEVICES = ("auto", "CPU", "GPU", "Ascend")
+INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area")
 
 _logger = logging.getLogger("config")
-INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,7 +247,12 @@ _GROUPS = (
             _int("num_parallel_workers", 8, "Workers decoding and augmenting images", _POSITIVE),
             _flag("shuffle", True, "Shuffle the training data every epoch"),
             _int("num_samples", None, "Use only this many samples (None: all of them)", _POSITIVE),
-            _int("batch_size", 128, "Images per batch on each device", _POSITIVE),
+            _int(
+                "batch_size",
+                128,
+                "Images per batch on each device (when not set, lowered to the images of a smaller split)",
+                _POSITIVE,
+            ),
             _flag("drop_remainder", True, "Drop the last incomplete training batch of each epoch"),
             _flag("skip_corrupt", False, "Skip unreadable images and count them instead of stopping"),
         ],
@@ -362,12 +367,19 @@ _GROUPS = (
             ),
             _float("lr", 0.001, "Peak learning rate", _POSITIVE),
             _float("min_lr", 1e-6, "Learning rate at the end of a decay", _NON_NEGATIVE),
-            _int("warmup_epochs", 3, "Epochs of linear warmup from warmup_factor * lr to lr", _NON_NEGATIVE),
+            _int(
+                "warmup_epochs",
+                3,
+                "Epochs of linear warmup from warmup_factor * lr to lr (when not set, shortened to leave "
+                "an epoch of decay in shorter runs)",
+                _NON_NEGATIVE,
+            ),
             _float("warmup_factor", 0.0, "Fraction of lr that warmup starts from", _PROBABILITY),
             _int(
                 "decay_epochs",
                 100,
-                "Epochs the decay lasts (cosine, polynomial) or between decays (step, exponential)",
+                "Epochs the decay lasts (cosine, polynomial) or between decays (step, exponential); when "
+                "not set, a cosine is shortened to end within the run",
                 _POSITIVE,
             ),
             _float("decay_rate", 0.9, "Factor of each decay (step, multi-step, exponential)", _POSITIVE),
@@ -479,11 +491,25 @@ _GROUPS = (
                 null=True,
             ),
             _int("keep_checkpoint_max", 10, "Number of epoch checkpoints kept", _POSITIVE),
+            _int(
+                "ckpt_save_steps",
+                0,
+                "Also write the resume state every N steps within an epoch (0: by time, epoch ends only)",
+                _NON_NEGATIVE,
+            ),
+            _float(
+                "ckpt_save_minutes",
+                30.0,
+                "Also write the resume state after this many minutes of training since the last one "
+                "(0: off); SIGTERM and Ctrl-C write one too, then stop",
+                _NON_NEGATIVE,
+            ),
             _Option(
                 "resume",
                 "",
-                "Continue a run from the newest resume state in ckpt_save_dir (no value) or from PATH: "
-                "weights, optimizer, epoch, step, EMA, loss scale and data order",
+                "Continue a run from the newest resume state in ckpt_save_dir (no value; with none yet, "
+                "start from the beginning) or from PATH: weights, optimizer, epoch, step (also mid-epoch), "
+                "EMA, loss scale and data order",
                 _converter(_to_resume, "a path, or no value for the newest state in ckpt_save_dir"),
                 "?",
                 "auto",
@@ -684,14 +710,41 @@ def _check_cfgs_in_parser(cfgs: dict, parser: argparse.ArgumentParser) -> None:
             raise _unknown_key(key, known, "config")
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+class Options(argparse.Namespace):
+    """The resolved options, plus `user_set`: the names the YAML file or the command line gave.
+
+    `user_set` is a slot, not an attribute in `vars()`, so the options compare, save and key the
+    compile cache exactly as a plain namespace does.
+    """
+
+    __slots__ = ("user_set",)
+
+
+def user_set(args: argparse.Namespace, name: str) -> bool:
+    """Whether the user chose `name` (YAML or command line), so a value that cannot work is
+    their error; a default they never set is fitted to the run instead. A namespace built in
+    code (no record) counts a value as chosen when it differs from the default."""
+    chosen = getattr(args, "user_set", None)
+    if chosen is not None:
+        return name in chosen
+    return getattr(args, name, _OPTIONS[name].default) != _OPTIONS[name].default
+
+
+def _named_on_command_line(argv):
+    return {token[2:].split("=", 1)[0] for token in argv if token.startswith("--") and token != "--"}
+
+
+def parse_args(argv=None) -> Options:
     """Resolve defaults < `-c FILE.yaml` < command line (sys.argv[1:] by default), then validate."""
     argv = _normalise(sys.argv[1:] if argv is None else list(argv))
     _check_option_names(argv)
     config = _config_path(argv)
-    namespace = argparse.Namespace(**_load_config(config)) if config else argparse.Namespace()
+    from_file = _load_config(config) if config else {}
+    namespace = Options(**from_file)
     # Values already in the namespace (the YAML's) replace the parser's defaults; argv overrides both.
-    return validate_args(create_parser()[1].parse_args(argv, namespace))
+    args = create_parser()[1].parse_args(argv, namespace)
+    args.user_set = frozenset(from_file) | (_named_on_command_line(argv) & _OPTIONS.keys())
+    return validate_args(args)
 
 
 def validate_args(args: argparse.Namespace) -> argparse.Namespace:

@@ -11,13 +11,14 @@ os.environ.setdefault("GLOG_v", "3")  # before MindSpore loads: keep its INFO/WA
 import logging  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from config import parse_args, save_args  # noqa: E402
+from config import parse_args, save_args, user_set  # noqa: E402
 from mindcv.data import create_dataset, create_loader, create_transforms, get_class_names  # noqa: E402
 from mindcv.data.class_names import CLASS_NAMES_FILE, save_class_names  # noqa: E402
 from mindcv.loss import create_loss  # noqa: E402
 from mindcv.models import create_model  # noqa: E402
 from mindcv.optim import create_optimizer  # noqa: E402
 from mindcv.scheduler import create_scheduler  # noqa: E402
+from mindcv.utils.atomic import remove_temporaries  # noqa: E402
 from mindcv.utils.checkpoints import CheckpointManager  # noqa: E402
 from mindcv.utils.cli import run_script  # noqa: E402
 from mindcv.utils.errors import MindCVError  # noqa: E402
@@ -46,6 +47,17 @@ def build_loader(args, dist, split: str, is_training: bool):
         seed=args.seed,
         skip_corrupt=args.skip_corrupt,
     )
+    drop_remainder = args.drop_remainder if is_training else False
+    images = dataset.get_dataset_size()
+    if drop_remainder and 0 < images < args.batch_size and not user_set(args, "batch_size"):
+        _logger.warning(
+            "batch_size: the default %d exceeds the %d images of split '%s' per device; using %d",
+            args.batch_size,
+            images,
+            split,
+            images,
+        )
+        args.batch_size = images
     classes = len(get_class_names(dataset))
     if args.num_classes is None:
         args.num_classes = classes
@@ -80,7 +92,7 @@ def build_loader(args, dist, split: str, is_training: bool):
     loader = create_loader(
         dataset,
         batch_size=args.batch_size,
-        drop_remainder=args.drop_remainder if is_training else False,
+        drop_remainder=drop_remainder,
         is_training=is_training,
         mixup=args.mixup if is_training else 0.0,
         cutmix=args.cutmix if is_training else 0.0,
@@ -138,6 +150,7 @@ def build_train_step(args, dist, steps_per_epoch: int):
         num_cycles=args.num_cycles,
         cycle_decay=args.cycle_decay,
         lr_epoch_stair=args.lr_epoch_stair,
+        fit_to_run={name for name in ("warmup_epochs", "decay_epochs") if not user_set(args, name)},
     )
     optimizer = create_optimizer(
         network,
@@ -197,13 +210,16 @@ def main(args) -> None:
     ckpt_dir = Path(args.ckpt_save_dir)
     checkpoints = CheckpointManager(ckpt_dir, args.model, args.keep_checkpoint_max, args.ckpt_save_policy)
     position = RunPosition()
-    if args.resume:
-        path = checkpoints.find_resume_state(args.resume)
-        position = RunPosition(**checkpoints.load_resume_state(train_step, path))
+    path = checkpoints.find_resume_state(args.resume) if args.resume else None
+    if path is not None:
+        position = RunPosition.from_saved(checkpoints.load_resume_state(train_step, path))
         _logger.info("resumed from %s at epoch %d, step %d", path, position.epoch, position.step_in_epoch)
-    save_args(args, str(ckpt_dir / "config.yaml"), dist.rank)
-    if dist.is_main:  # infer.py names the classes of this run's checkpoints from it
+    if dist.is_main:  # rank 0 alone writes files
+        # What a kill in the middle of a write left behind.
+        remove_temporaries(ckpt_dir, (args.model, "config", "classes", "metrics", "curves"))
+        # infer.py names the classes of this run's checkpoints from it.
         save_class_names(ckpt_dir / CLASS_NAMES_FILE, get_class_names(train_loader))
+    save_args(args, str(ckpt_dir / "config.yaml"), dist.rank)
     metrics = MetricsLog(
         ckpt_dir / "metrics.csv" if args.metrics_csv else None,
         ckpt_dir / "curves.png" if args.plot else None,
@@ -222,6 +238,8 @@ def main(args) -> None:
         val_interval=args.val_interval,
         ckpt_save_interval=args.ckpt_save_interval,
         nonfinite_policy=args.nonfinite_policy,
+        ckpt_save_steps=args.ckpt_save_steps,
+        ckpt_save_minutes=args.ckpt_save_minutes,
         log_interval=args.log_interval,
     )
     result = trainer.fit(position)

@@ -33,10 +33,10 @@ def run(command, cwd, timeout=900, **env) -> subprocess.CompletedProcess:
     )
 
 
-def start(command, cwd, **env) -> subprocess.Popen:
-    """Start `command` in the background, its output discarded."""
+def start(command, cwd, stderr=subprocess.DEVNULL, **env) -> subprocess.Popen:
+    """Start `command` in the background, its output discarded (or stderr sent to `stderr`)."""
     return subprocess.Popen(
-        _argv(command), cwd=cwd, env=script_env(**env), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        _argv(command), cwd=cwd, env=script_env(**env), stdout=subprocess.DEVNULL, stderr=stderr
     )
 
 

@@ -115,3 +115,33 @@ def test_checkpoint_problems(tmp_path):
     classes = tmp_path / "five.ckpt"
     ms.save_checkpoint(create_model("densenet121", num_classes=5), str(classes))
     assert_one_line(run([*validate, "--ckpt_path", classes], tmp_path), "five.ckpt", "classifier")
+
+
+def test_defaults_the_user_did_not_set_never_stop_a_short_run(tmp_path):
+    """A one-epoch trial on MindCV's defaults (batch 128, warmup 3) over 18 images: both are
+    fitted with a warning line each, so the corrupt image is what gets reported; skipping it, the
+    run trains. A value the user sets that cannot work stays an error."""
+    make_image_tree(tmp_path / "data", "train", per_class=6)
+    bad = tmp_path / "data" / "train" / "dog" / "2.JPG"
+    bad.write_bytes(b"not a jpeg")
+    args = [
+        "python",
+        ROOT / "train.py",
+        *SMALL,
+        "--epoch_size",
+        "1",
+        "--mode",
+        "1",
+        f"data_dir={tmp_path / 'data'}",
+    ]
+    result = run(args, tmp_path)
+    assert_one_line(result, str(bad))
+    assert (
+        "batch_size: the default 128 exceeds the 18 images of split 'train' per device; using 18"
+        in result.stderr
+    )
+    assert "warmup_epochs: the default 3 does not fit a run of 1 epochs; using 0" in result.stderr
+    trained = run([*args, "--skip_corrupt"], tmp_path)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    assert (tmp_path / "ckpt" / "densenet121-1_1.ckpt").is_file()
+    assert_one_line(run([*args, "--warmup_epochs", "3"], tmp_path), "warmup_epochs", "lower warmup_epochs")

@@ -375,6 +375,17 @@ def test_resume_takes_no_value_or_a_path(tmp_path):
     assert config.parse_args(["-c", write(tmp_path, "resume: true\n")]).resume == "auto"
 
 
+def test_user_set_names_what_the_yaml_or_the_command_line_gave(tmp_path):
+    path = write(tmp_path, "warmup_epochs: 3\nlr: 0.1\n")
+    args = config.parse_args(["-c", path, "--epoch_size=1", "batch_size=8", "--resume"])
+    assert args.user_set == {"warmup_epochs", "lr", "epoch_size", "batch_size", "resume"}
+    assert config.user_set(args, "warmup_epochs")  # given, though equal to the default
+    assert not config.user_set(args, "decay_epochs")
+    assert "user_set" not in vars(args)  # options compare and save as before
+    built = argparse.Namespace(warmup_epochs=3, decay_epochs=5)  # made in code: no record
+    assert not config.user_set(built, "warmup_epochs") and config.user_set(built, "decay_epochs")
+
+
 # ---------------------------------------------------------------------------------------------
 # Errors: one line, naming the problem and the fix
 

@@ -10,7 +10,9 @@ Trainer contract, once per epoch (a fresh one-epoch iterator each time):
 
 Batch `start_batch + k` of epoch `epoch` holds the same samples (and the same mixup/cutmix draw)
 whether the epoch ran whole or was resumed at `start_batch`; `len(loader)` stays the full
-epoch's batch count.
+epoch's batch count. Random transforms (crops, flips) draw from one generator per epoch, so
+after skipping they draw differently; to reproduce them exactly, iterate from batch 0 and drop
+the first batches, as the trainer does when resuming mid-epoch.
 """
 
 import os

@@ -26,7 +26,7 @@ With `e` the epoch of a step within the decay phase and `E = num_epochs - warmup
 
 import logging
 import math
-from typing import List, Optional, Sequence, Tuple
+from typing import Collection, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -64,23 +64,35 @@ def create_scheduler(
     num_cycles: int = 1,
     cycle_decay: float = 1.0,
     lr_epoch_stair: bool = False,
+    fit_to_run: Collection[str] = (),
 ) -> List[float]:
-    """The learning rate of each of the `steps_per_epoch * num_epochs` steps (see the module doc)."""
+    """The learning rate of each of the `steps_per_epoch * num_epochs` steps (see the module doc).
+
+    `fit_to_run` names the lengths among `warmup_epochs` and `decay_epochs` that the user did not
+    choose: where such a default does not fit the run it is shortened with one warning line, so
+    a one-epoch trial runs. A chosen value that cannot work stays an error.
+    """
     name = _ALIASES.get(scheduler.lower(), scheduler.lower())
     if name not in SCHEDULERS:
         raise unknown_choice("scheduler", scheduler, SCHEDULERS, match_as=name)
-    steps_per_epoch, num_epochs, warmup_epochs = _whole_lengths(steps_per_epoch, num_epochs, warmup_epochs)
     if name in ("one_cycle", "cyclic"):
-        if warmup_epochs or lr_epoch_stair:
+        if (warmup_epochs and "warmup_epochs" not in fit_to_run) or lr_epoch_stair:
             _logger.warning(
                 "%s sets the lr of every step itself: warmup_epochs and lr_epoch_stair are ignored", name
             )
+        steps_per_epoch, num_epochs, _ = _whole_lengths(steps_per_epoch, num_epochs, 0)
         length = {"steps_per_epoch": steps_per_epoch, "epochs": num_epochs}
         if name == "one_cycle":
             final_div_factor = lr / 25.0 / min_lr if min_lr > 0 else math.inf  # ends at min_lr
             return one_cycle_lr(lr, div_factor=25.0, final_div_factor=final_div_factor, **length)
         up = max(steps_per_epoch * num_epochs // (2 * num_cycles), 1)
         return cyclic_lr(min_lr, lr, step_size_up=up, **length)
+    if "warmup_epochs" in fit_to_run:  # leave an epoch to decay in, so a short trial reaches lr
+        warmup_epochs = _fitted("warmup_epochs", warmup_epochs, max(int(num_epochs) - 1, 0), num_epochs)
+    steps_per_epoch, num_epochs, warmup_epochs = _whole_lengths(steps_per_epoch, num_epochs, warmup_epochs)
+    if "decay_epochs" in fit_to_run and name == "cosine_decay":  # the cosine ends at min_lr in the run
+        room = max((num_epochs - warmup_epochs) // num_cycles, 1)
+        decay_epochs = _fitted("decay_epochs", decay_epochs, room, num_epochs)
     milestones = list(milestones or [])
     if name == "multi_step_decay" and (not milestones or np.any(np.diff(milestones) <= 0)):
         raise MindCVError(
@@ -112,6 +124,21 @@ def create_scheduler(
         "multi_step_decay": lambda e: lr * decay_rate ** np.searchsorted(milestones, np.floor(e), "right"),
     }[name]
     return np.concatenate([warmup, decay(epochs[warmup_steps:] - warmup_epochs)]).tolist()
+
+
+def _fitted(option: str, default, largest: int, num_epochs):
+    """`default`, or `largest` with a warning when the default does not fit the run."""
+    if default <= largest:
+        return default
+    _logger.warning(
+        "%s: the default %d does not fit a run of %s epochs; using %d (set %s to choose)",
+        option,
+        default,
+        num_epochs,
+        largest,
+        option,
+    )
+    return largest
 
 
 def _whole_lengths(steps_per_epoch, num_epochs, warmup_epochs) -> Tuple[int, int, int]:

@@ -9,13 +9,17 @@ import contextlib
 import errno
 import logging
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Callable, Optional
 
 from .errors import MindCVError
 
-__all__ = ["atomic_save_checkpoint", "atomic_write", "atomic_write_bytes"]
+__all__ = ["atomic_save_checkpoint", "atomic_write", "atomic_write_bytes", "remove_temporaries"]
+
+# mkstemp's names: our prefix, 8 random characters, the suffix (MindSpore's own `.tmp` beside).
+_TEMPORARY = re.compile(r"\.(?P<stem>.+)-[a-z0-9_]{8}(\.ckpt|\.tmp)?")
 
 
 def atomic_write(path, write: Callable[[str], None], suffix: str = "") -> None:
@@ -73,6 +77,19 @@ def atomic_save_checkpoint(save_obj, path, append_dict: Optional[dict] = None) -
                 os.unlink(os.path.splitext(tmp)[0] + ".tmp")
 
     atomic_write(path, write, suffix=".ckpt")
+
+
+def remove_temporaries(folder, stems) -> None:
+    """Delete what writes to `folder` left when their process was killed mid-write: temporary
+    files of names starting with one of `stems`. Only while nothing else writes them."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        match = _TEMPORARY.fullmatch(path.name)
+        if match and match["stem"].startswith(tuple(stems)):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
 
 
 @contextlib.contextmanager

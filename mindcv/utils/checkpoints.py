@@ -6,14 +6,16 @@
   last, ties keep the older), None all of them. top_k reads the top-1 back from the files, so
   its ranking survives `--resume` and crashes and covers every such file in the folder.
 - `{model}-best.ckpt`: the weights with the best validation top-1 (EMA weights when validation
-  runs on EMA), or the latest when there is no validation.
+  runs on EMA), or the latest when there is no validation; `metric.epoch` says whose.
 - `{model}-resume.ckpt`: everything `--resume` needs: the whole train step's parameters
   (weights, optimizer state, loss scale, EMA, accumulation buffers) plus the position in the
-  run. The position is stored inside the file, never parsed from a file name.
+  run, at an epoch end or in the middle of an epoch (one rolling file). The position is stored
+  inside the file, never parsed from a file name.
 """
 
 import contextlib
 import glob
+import logging
 import math
 import os
 from pathlib import Path
@@ -29,9 +31,13 @@ __all__ = ["POLICIES", "CheckpointManager"]
 
 POLICIES = ("latest_k", "top_k", None)
 
-# The run's position, stored as `position.<key>` beside the train step's parameters.
-_POSITION_KEYS = ("epoch", "step_in_epoch", "global_step", "best_top1", "nonfinite_steps")
+_logger = logging.getLogger(__name__)
+
+# The run's position is stored as `position.<key>` beside the train step's parameters; these
+# keys every resume state has (later ones, such as the running loss, default when absent).
+_REQUIRED_POSITION_KEYS = ("epoch", "step_in_epoch", "global_step", "best_top1", "nonfinite_steps")
 _METRIC_KEY = "metric.val_top1"
+_EPOCH_KEY = "metric.epoch"
 
 
 class CheckpointManager:
@@ -97,24 +103,47 @@ class CheckpointManager:
         pattern = glob.escape(str(self.ckpt_dir / self.model_name)) + "-*_*.ckpt"
         return [p for p in glob.glob(pattern) if Path(p).stem.rsplit("-", 1)[-1].replace("_", "").isdigit()]
 
-    def save_best(self, weights: list) -> Path:
-        atomic_save_checkpoint(weights, self.best_path)
+    def save_best(self, weights: list, epoch: int) -> Path:
+        """Save `weights`, those after epoch `epoch`, as the best checkpoint."""
+        atomic_save_checkpoint(weights, self.best_path, append_dict={_EPOCH_KEY: int(epoch)})
         return self.best_path
 
+    def best_epoch(self) -> Optional[int]:
+        """The epoch whose weights the best checkpoint holds (None: no such file, or unknown)."""
+        if not self.best_path.is_file():
+            return None
+        try:
+            entry = ms.load_checkpoint(str(self.best_path), choice_func=lambda n: n == _EPOCH_KEY)
+        except (ValueError, RuntimeError, TypeError):
+            return None
+        return int(entry[_EPOCH_KEY].asnumpy().item()) if _EPOCH_KEY in entry else None
+
     def save_resume_state(self, train_step: nn.Cell, position: Dict[str, float]) -> Path:
-        """Save every parameter of the train step and the run's position (see `_POSITION_KEYS`)."""
+        """Save every parameter of the train step and the run's position."""
         atomic_save_checkpoint(
-            train_step, self.resume_path, append_dict={f"position.{k}": position[k] for k in _POSITION_KEYS}
+            train_step, self.resume_path, append_dict={f"position.{k}": v for k, v in position.items()}
         )
         return self.resume_path
 
-    def find_resume_state(self, resume: str) -> Path:
-        """The state to resume from: `resume` as a path, or this run's newest for "auto"/True."""
-        path = self.resume_path if resume in ("auto", "True", "true", True) else Path(resume)
+    def find_resume_state(self, resume: str) -> Optional[Path]:
+        """The state to resume from: `resume` as a path, or this run's newest for "auto"/True.
+
+        "auto" with no state yet (a run killed before its first resume point) means starting
+        from the beginning, with a warning, as Lightning's `ckpt_path="last"` does; a path that
+        does not exist is an error.
+        """
+        if resume in ("auto", "True", "true", True):
+            if self.resume_path.is_file():
+                return self.resume_path
+            _logger.warning(
+                "no resume state at %s yet; starting the run from the beginning", self.resume_path
+            )
+            return None
+        path = Path(resume)
         if not path.is_file():
             raise MindCVError(
-                f"no resume state at {path}; train without --resume first, or pass --resume PATH "
-                f"to a {self.model_name}-resume.ckpt"
+                f"no resume state at {path}; pass --resume PATH to a {self.model_name}-resume.ckpt, "
+                "or --resume alone for the newest one in ckpt_save_dir"
             )
         return path
 
@@ -124,9 +153,10 @@ class CheckpointManager:
         from ..models.checkpoint import load_params, read_checkpoint
 
         params = read_checkpoint(path)
-        if any(f"position.{k}" not in params for k in _POSITION_KEYS):
+        if any(f"position.{k}" not in params for k in _REQUIRED_POSITION_KEYS):
             raise MindCVError(f"{path} is not a resume state (no position.* entries); pass a *-resume.ckpt")
-        position = {k: params.pop(f"position.{k}").asnumpy().item() for k in _POSITION_KEYS}
+        keys = [k for k in params if k.startswith("position.")]
+        position = {k[len("position.") :]: params.pop(k).asnumpy().item() for k in keys}
         load_params(train_step, params, path, classifier=None)
         return position
 

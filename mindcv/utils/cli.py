@@ -1,9 +1,10 @@
 """Entry-point wrapper for the scripts: one clear line for user errors, a clean exit.
 
-`MindCVError` (and an interrupt) print one line and exit non-zero; `--debug` shows the
-traceback instead. MindSpore 2.10 prints hundreds of `Cell.__del__` tracebacks while the
-interpreter tears its objects down, so a finished script flushes its output and leaves with
-`os._exit` after running the `atexit` handlers itself.
+`MindCVError` (and an interrupt) print one line and exit non-zero (2; a run stopped by a
+signal, 128 + its number); `--debug` shows the traceback instead. MindSpore 2.10 prints
+hundreds of `Cell.__del__` tracebacks while the interpreter tears its objects down, so a
+finished script flushes its output and leaves with `os._exit` after running the `atexit`
+handlers itself.
 """
 
 import atexit
@@ -28,7 +29,7 @@ def run_script(main: Callable, parse_args: Callable, argv: Optional[Sequence[str
         if debug:
             raise
         print(f"error: {err}", file=sys.stderr)
-        code = 2
+        code = getattr(err, "exit_code", 2)
     except KeyboardInterrupt:
         print("interrupted; continue with --resume", file=sys.stderr)
         code = 130

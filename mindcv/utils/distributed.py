@@ -29,6 +29,8 @@ from .errors import MindCVError
 __all__ = [
     "DistributedInfo",
     "RANK_TIMEOUT_ENV",
+    "any_rank",
+    "check_replicas_agree",
     "detect_launcher",
     "explain_distributed_failure",
     "init_distributed",
@@ -243,6 +245,14 @@ def _wait_for_port(host: str, port: int, timeout: float = 120.0) -> None:
                     "check that rank 0 runs and the port is free (set MS_SCHED_PORT)"
                 ) from exc
             time.sleep(0.2)
+
+
+def any_rank(flag: bool) -> bool:
+    """Whether `flag` is true on any rank (a collective: every rank must call it at the same point)."""
+    import mindspore as ms
+    from mindspore import ops
+
+    return bool(ops.AllReduce()(ms.Tensor([float(flag)], ms.float32)).asnumpy()[0] > 0)
 
 
 def check_replicas_agree(network, rtol: float = 1e-6) -> float:

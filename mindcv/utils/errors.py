@@ -12,6 +12,15 @@ class MindCVError(ValueError):
     """Bad input or environment: wrong option, missing file, corrupt data, failed download."""
 
 
+class RunStopped(MindCVError):
+    """A run stopped on request (SIGTERM, Ctrl-C) after writing a resume point; the scripts exit
+    with `exit_code` (128 + the signal's number, as a shell reports a signal)."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 def unknown_choice(
     kind: str, given: str, choices: Iterable[str], match_as: Optional[str] = None
 ) -> MindCVError:

@@ -7,7 +7,7 @@ import numpy as np
 from mindspore import nn, ops
 from tqdm import tqdm
 
-__all__ = ["evaluate"]
+__all__ = ["Evaluator", "evaluate"]
 
 
 class _EvalSums(nn.Cell):
@@ -32,31 +32,42 @@ class _EvalSums(nn.Cell):
         return ops.stack([self.loss(logits, labels), top1, topk])
 
 
-def evaluate(network: nn.Cell, loader, distributed: bool = False, progress: bool = True) -> Dict[str, float]:
-    """{"top1", "top5", "loss", "num_samples"} of `network` on `loader` (accuracies as fractions).
+class Evaluator:
+    """Evaluates one network again and again with one compiled graph: the epoch loop keeps one,
+    so Graph mode compiles the evaluation once per run instead of once per epoch."""
 
-    Under data parallel each rank evaluates its shard and the sums are all-reduced, so every
-    rank returns the metrics of the whole dataset.
-    """
-    network.set_train(False)
-    step = _EvalSums(network)
-    totals = np.zeros(4, dtype=np.float64)  # loss, top-1, top-5, samples
-    batches = loader.get_dataset_size()
-    for images, labels in tqdm(
-        loader.create_tuple_iterator(num_epochs=1),
-        total=batches,
-        desc="validate",
-        disable=not progress,
-        leave=False,
-    ):
-        sums = step(images, labels).asnumpy()
-        totals += np.append(sums, labels.shape[0])
-    if distributed:
-        totals = ops.AllReduce()(ms.Tensor(totals.astype(np.float32))).asnumpy().astype(np.float64)
-    samples = max(totals[3], 1.0)
-    return {
-        "top1": totals[1] / samples,
-        "top5": totals[2] / samples,
-        "loss": totals[0] / samples,
-        "num_samples": int(totals[3]),
-    }
+    def __init__(self, network: nn.Cell):
+        self.network = network
+        self.sums = _EvalSums(network)
+
+    def __call__(self, loader, distributed: bool = False, progress: bool = True) -> Dict[str, float]:
+        """{"top1", "top5", "loss", "num_samples"} on `loader` (accuracies as fractions).
+
+        Under data parallel each rank evaluates its shard and the sums are all-reduced, so every
+        rank returns the metrics of the whole dataset.
+        """
+        self.network.set_train(False)
+        totals = np.zeros(4, dtype=np.float64)  # loss, top-1, top-5, samples
+        for images, labels in tqdm(
+            loader.create_tuple_iterator(num_epochs=1),
+            total=loader.get_dataset_size(),
+            desc="validate",
+            disable=not progress,
+            leave=False,
+        ):
+            sums = self.sums(images, labels).asnumpy()
+            totals += np.append(sums, labels.shape[0])
+        if distributed:
+            totals = ops.AllReduce()(ms.Tensor(totals.astype(np.float32))).asnumpy().astype(np.float64)
+        samples = max(totals[3], 1.0)
+        return {
+            "top1": totals[1] / samples,
+            "top5": totals[2] / samples,
+            "loss": totals[0] / samples,
+            "num_samples": int(totals[3]),
+        }
+
+
+def evaluate(network: nn.Cell, loader, distributed: bool = False, progress: bool = True) -> Dict[str, float]:
+    """One evaluation of `network` on `loader`; see `Evaluator`."""
+    return Evaluator(network)(loader, distributed, progress)

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 
 from mindcv import MindCVError
@@ -118,3 +119,24 @@ def test_bad_lengths_are_errors(kwargs, message):
 
 def test_whole_float_epochs_from_yaml_are_accepted():
     assert len(create_scheduler(2.0, "step_decay", warmup_epochs=1.0, num_epochs=3.0)) == 6
+
+
+def test_defaults_the_user_did_not_set_are_fitted_to_a_short_run(caplog):
+    """A one-epoch trial with MindCV's default warmup (3) runs: the warmup is shortened to leave
+    an epoch of decay, and the cosine ends within the run; each with one warning line."""
+    lrs = create_scheduler(
+        4, "cosine_decay", lr=1.0, min_lr=0.0, num_epochs=1, fit_to_run={"warmup_epochs", "decay_epochs"}
+    )
+    assert lrs[0] == 1.0 and lrs[-1] == pytest.approx(0.5 * (1 + np.cos(np.pi * 3 / 4)))
+    assert "warmup_epochs: the default 3 does not fit a run of 1 epochs; using 0" in caplog.text
+    assert "decay_epochs: the default 10 does not fit a run of 1 epochs; using 1" in caplog.text
+    three = create_scheduler(2, "cosine_decay", lr=1.0, num_epochs=3, fit_to_run={"warmup_epochs"})
+    assert three[:4] == pytest.approx([0.0, 0.25, 0.5, 0.75])  # warmup 2 epochs, then decay
+    caplog.clear()
+    long = create_scheduler(2, "cosine_decay", num_epochs=50, fit_to_run={"warmup_epochs", "decay_epochs"})
+    assert long == create_scheduler(2, "cosine_decay", num_epochs=50) and not caplog.text  # defaults fit
+
+
+def test_a_length_the_user_chose_is_never_fitted():
+    with pytest.raises(MindCVError, match="warmup_epochs must be .* within num_epochs=1"):
+        create_scheduler(4, num_epochs=1, warmup_epochs=3, fit_to_run={"decay_epochs"})

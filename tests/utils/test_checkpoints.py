@@ -41,10 +41,12 @@ def test_resume_state_round_trip(tmp_path):
         np.testing.assert_array_equal(a.asnumpy(), b.asnumpy(), err_msg=a.name)
 
 
-def test_resume_refuses_other_runs_and_missing_files(tmp_path):
+def test_resume_refuses_other_runs_and_missing_files(tmp_path, caplog):
     manager = CheckpointManager(tmp_path, "net")
-    with pytest.raises(MindCVError, match="no resume state"):
-        manager.find_resume_state("auto")
+    with pytest.raises(MindCVError, match="no resume state at .*nothing.ckpt"):
+        manager.find_resume_state(str(tmp_path / "nothing.ckpt"))
+    assert manager.find_resume_state("auto") is None  # nothing yet: the run starts from the beginning
+    assert "starting the run from the beginning" in caplog.text
     manager.save_resume_state(train_step(ema=False), POSITION)
     with pytest.raises(MindCVError, match="missing ema"):
         manager.load_resume_state(train_step(ema=True), manager.resume_path)
@@ -60,7 +62,8 @@ def test_epoch_checkpoints_are_pruned_and_best_kept(tmp_path):
     for epoch in range(1, 5):
         manager.save_epoch(weights, epoch, epoch * 10)
         os.utime(manager.epoch_path(epoch, epoch * 10), (epoch, epoch))  # distinct, ordered mtimes
-    manager.save_best(weights)
+    manager.save_best(weights, epoch=4)
+    assert manager.best_epoch() == 4
     assert sorted(os.listdir(tmp_path)) == [
         "densenet121-3_30.ckpt",
         "densenet121-4_40.ckpt",
@@ -153,7 +156,9 @@ def test_train_top_k_keeps_the_best_by_validation_across_resume(tmp_path):
         stored = read_checkpoint(ckpt / f"densenet121-{e}_4.ckpt")
         assert stored["metric.val_top1"].asnumpy().item() == pytest.approx(top1[e], abs=1e-6)
     first = read_checkpoint(ckpt / f"densenet121-{best[0]}_4.ckpt")
-    for name, value in read_checkpoint(ckpt / "densenet121-best.ckpt").items():
+    best_file = read_checkpoint(ckpt / "densenet121-best.ckpt")
+    assert best_file.pop("metric.epoch").asnumpy().item() == best[0]
+    for name, value in best_file.items():
         np.testing.assert_array_equal(value.asnumpy(), first[name].asnumpy(), err_msg=name)
 
 
@@ -192,3 +197,14 @@ def test_metrics_log_writes_csv_and_png_and_truncates_on_resume(tmp_path):
     resumed.append({"epoch": 3, "train_loss": 0.25, "val_top1": 0.95})
     lines = (tmp_path / "m.csv").read_text().splitlines()
     assert lines[0] == "epoch,train_loss,val_top1" and lines[-1] == "3,0.25,0.95" and len(lines) == 4
+
+
+def test_temporaries_left_by_a_kill_are_removed_and_nothing_else(tmp_path):
+    from mindcv.utils.atomic import remove_temporaries
+
+    left = [".densenet121-resume-ab12cd_3.ckpt", ".densenet121-resume-ab12cd_3.tmp", ".metrics-x1y2z3w4"]
+    kept = ["densenet121-1_3.ckpt", ".other-abcdefgh", ".densenet121-notes", "metrics.csv"]
+    for name in left + kept:
+        (tmp_path / name).write_bytes(b"x")
+    remove_temporaries(tmp_path, ("densenet121", "metrics"))
+    assert sorted(os.listdir(tmp_path)) == sorted(kept)
