@@ -469,7 +469,12 @@ _GROUPS = (
                 "On a non-finite fp32 loss: stop with the epoch and step, or skip the step and count it",
                 ("stop", "skip"),
             ),
-            _flag("ema", False, "Keep an exponential moving average of the weights; validate and save it"),
+            _flag(
+                "ema",
+                False,
+                "Keep an exponential moving average of the weights; validate and save it (validate.py: "
+                "validate the EMA weights of a checkpoint that holds them)",
+            ),
             _float("ema_decay", 0.9999, "EMA decay per step", _FRACTION),
             _flag("clip_grad", False, "Clip gradients by global norm"),
             _float("clip_value", 15.0, "Global-norm limit of clip_grad", _POSITIVE),

@@ -1,6 +1,7 @@
 """Options MindCV parses that train.py now reads (each changes what happens), and the ones that
 cannot apply here (accepted, with one warning)."""
 
+import json
 import logging
 
 import mindspore as ms
@@ -118,3 +119,31 @@ def test_train_cli_logs_every_log_interval_steps_and_skips_the_csv(tmp_path):
     output = result.stdout + result.stderr
     assert "epoch 1/1 step 1/2: loss" in output and "epoch 1/1 step 2/2: loss" in output
     assert not (tmp_path / "ckpt" / "metrics.csv").exists() and (tmp_path / "ckpt" / "curves.png").is_file()
+
+
+def test_validate_ema_validates_a_checkpoints_ema_weights(tmp_path):
+    from mindcv.models import create_model
+
+    raw, averaged = create_model("densenet121", num_classes=10), create_model("densenet121", num_classes=10)
+    trainable = {p.name for p in raw.trainable_params()}
+    ms.save_checkpoint(
+        [{"name": p.name, "data": p} for p in raw.get_parameters()]
+        + [{"name": f"ema.{p.name}", "data": p} for p in averaged.trainable_params()],
+        str(tmp_path / "run.ckpt"),
+    )
+    ms.save_checkpoint(  # the same weights as run.ckpt's EMA ones, under the plain names
+        [{"name": p.name, "data": p} for p in raw.get_parameters() if p.name not in trainable]
+        + [{"name": p.name, "data": p} for p in averaged.trainable_params()],
+        str(tmp_path / "ema.ckpt"),
+    )
+
+    def loss(ckpt, *extra):
+        argv = ["-c", DEMO, *SMALL, "--num_samples", "32", "--batch_size", "16", "--mode", "1", *extra]
+        out = tmp_path / "v.json"
+        result = run(
+            ["python", ROOT / "validate.py", *argv, "--ckpt_path", tmp_path / ckpt, "--json", out], tmp_path
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        return json.loads(out.read_text())["loss"]
+
+    assert loss("run.ckpt", "--ema") == loss("ema.ckpt") != loss("run.ckpt")

@@ -123,16 +123,19 @@ def remap_params(
 ) -> Dict[str, ms.Parameter]:
     """MindCV's `create_model(ema=, auto_mapping=)` on a checkpoint's parameters.
 
-    `ema` takes the EMA weights saved beside the trained ones as `ema.<name>`. `auto_mapping`
+    `ema` takes the EMA weights saved beside the trained ones as `ema.<name>`; a checkpoint without
+    them (e.g. the best checkpoint of an --ema run, which holds EMA weights under the plain names)
+    is loaded as it is, with a warning, where MindCV stops. `auto_mapping`
     renames entries the model does not know (e.g. under a wrapper's prefix) to the model's
     missing names. MindCV takes the closest name; here it must also have the same shape and is
     used once, so a weight never lands in the wrong layer.
     """
     if ema:
         averaged = {k[len("ema.") :]: v for k, v in params.items() if k.startswith("ema.")}
-        if not averaged:
-            raise MindCVError(f"checkpoint {source} holds no EMA weights (ema.*); drop ema=True")
-        params = {**{k: v for k, v in params.items() if not k.startswith("ema.")}, **averaged}
+        if averaged:
+            params = {**{k: v for k, v in params.items() if not k.startswith("ema.")}, **averaged}
+        else:
+            _logger.warning("%s holds no EMA weights (ema.*): loading its weights as they are", source)
     if not auto_mapping:
         return params
     params = dict(params)

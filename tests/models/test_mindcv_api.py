@@ -50,7 +50,7 @@ def trained():
     return _randomised(create_model("densenet121", num_classes=3), seed=2)
 
 
-def test_ema_loads_the_averaged_weights(tmp_path, trained):
+def test_ema_loads_the_averaged_weights(tmp_path, trained, caplog):
     entries = [{"name": p.name, "data": p} for p in trained.get_parameters()]
     averaged = [
         {"name": f"ema.{p.name}", "data": ms.Tensor(p.asnumpy() * 0.5)} for p in trained.trainable_params()
@@ -60,8 +60,9 @@ def test_ema_loads_the_averaged_weights(tmp_path, trained):
     weight = "features.denseblock1.cell_list.0.conv1.weight"
     np.testing.assert_allclose(_params(model)[weight], _params(trained)[weight] * 0.5)
     ms.save_checkpoint(entries, str(tmp_path / "plain.ckpt"))
-    with pytest.raises(MindCVError, match="no EMA weights"):
-        create_model("densenet121", num_classes=3, checkpoint_path=str(tmp_path / "plain.ckpt"), ema=True)
+    plain = create_model("densenet121", num_classes=3, checkpoint_path=str(tmp_path / "plain.ckpt"), ema=True)
+    assert "holds no EMA weights" in caplog.text  # MindCV stops; the weights there are loaded as they are
+    np.testing.assert_allclose(_params(plain)[weight], _params(trained)[weight])
 
 
 def test_auto_mapping_loads_weights_saved_under_a_wrapper_prefix(tmp_path, trained):
