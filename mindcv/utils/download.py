@@ -147,6 +147,7 @@ class DownLoad:
 
     @staticmethod
     def extract_zip(from_path: str, to_path: Optional[str] = None, compression: Optional[str] = None) -> None:
+        """Extract a zip archive (`compression`, MindCV's argument, is read from the file itself)."""
         try:
             with zipfile.ZipFile(from_path) as archive:
                 archive.extractall(to_path or os.path.dirname(from_path))
