@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import logging
 import os
 import re
 import sys
@@ -20,9 +21,9 @@ from typing import Any, Callable
 import yaml
 
 from mindcv.utils.atomic import atomic_write_bytes
-from mindcv.utils.errors import MindCVError
+from mindcv.utils.errors import MindCVError, UnknownOptionError
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "lamb")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "lamb", "lion", "nadam")
 SCHEDULERS = (
     "constant",
     "cosine_decay",
@@ -30,11 +31,15 @@ SCHEDULERS = (
     "polynomial_decay",
     "step_decay",
     "multi_step_decay",
+    "one_cycle",
+    "cyclic",
 )
 LOSSES = ("CE", "BCE")
 AMP_LEVELS = ("O0", "O1", "O2", "O3")
 DEVICES = ("auto", "CPU", "GPU", "Ascend")
 INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area")
+
+_logger = logging.getLogger("config")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,7 +231,7 @@ _GROUPS = (
                 "it in $MINDCV_HOME/compile_cache/ under a hash of the package code and these options, "
                 "'' turns it off, any other value is the folder",
             ),
-            _int("log_interval", 100, "Refresh the training log every N steps", _POSITIVE),
+            _int("log_interval", 100, "Log the loss, lr and images/s every N training steps", _POSITIVE),
             _flag("debug", False, "Show full Python tracebacks instead of one-line errors"),
         ],
     ),
@@ -275,7 +280,14 @@ _GROUPS = (
                 "Augmentation policy, e.g. randaug-m7-mstd0.5, autoaug-mstd0.5, autoaugr-mstd0.5, 3a, "
                 "augmix, trivialaugwide (None: off)",
             ),
-            _int("aug_splits", 0, "Augmentation splits for AugMix (0: off; MindCV uses 3)", _NON_NEGATIVE),
+            _int(
+                "aug_splits",
+                0,
+                "AugMix split batches: each training batch also holds aug_splits - 1 augmented views of "
+                "its images, all trained with the loss (no JSD term); MindCV uses 3 with auto_augment "
+                "augmix (0: off)",
+                ("0 (off) or >= 2", lambda v: v == 0 or v >= 2),
+            ),
             _float("re_prob", 0.0, "Probability of random erasing", _PROBABILITY),
             _list("re_scale", [0.02, 0.33], "Random-erasing area range, as fractions of the image", _RANGE),
             _list("re_ratio", [0.3, 3.3], "Random-erasing aspect-ratio range", _RANGE),
@@ -320,7 +332,13 @@ _GROUPS = (
             ),
             _int("in_channels", 3, "Channels of the input images", _POSITIVE),
             _float("drop_rate", None, "Dropout before the classifier (None: the model's default)", _FRACTION),
-            _float("drop_path_rate", None, "Stochastic-depth rate (None: the model's default)", _FRACTION),
+            _float(
+                "drop_path_rate",
+                None,
+                "Stochastic-depth rate: accepted for MindCV's YAMLs, but DenseNet has no stochastic depth, "
+                "so it has no effect (warns when set)",
+                _FRACTION,
+            ),
             _flag("pretrained", False, "Start from the published ImageNet weights (downloaded once, cached)"),
             _path("ckpt_path", "", "Start from the weights of this checkpoint (to continue a run: --resume)"),
         ],
@@ -412,7 +430,12 @@ _GROUPS = (
         "The training loop: length, precision, stability.",
         [
             _int("epoch_size", 90, "Number of training epochs", _POSITIVE),
-            _flag("dataset_sink_mode", True, "Feed batches through MindSpore's device queue (sink mode)"),
+            _flag(
+                "dataset_sink_mode",
+                True,
+                "Accepted for MindCV's YAMLs, no effect (warns when False): batches are always fed step by "
+                "step, as MindSpore does on CPU anyway, so --resume can start mid-epoch",
+            ),
             _choice(
                 "amp_level",
                 "O0",
@@ -434,14 +457,24 @@ _GROUPS = (
             ),
             _float("loss_scale", 1.0, "Loss scale (the starting value when dynamic)", _POSITIVE),
             _flag("dynamic_loss_scale", False, "MindCV's older spelling of --loss_scale_type dynamic"),
-            _flag("drop_overflow_update", False, "Fixed loss scale: skip updates whose gradients overflow"),
+            _flag(
+                "drop_overflow_update",
+                True,
+                "Skip updates whose gradients overflow: always done, since applying them would corrupt "
+                "the weights (MindCV's False does); False has no effect and warns",
+            ),
             _choice(
                 "nonfinite_policy",
                 "stop",
                 "On a non-finite fp32 loss: stop with the epoch and step, or skip the step and count it",
                 ("stop", "skip"),
             ),
-            _flag("ema", False, "Keep an exponential moving average of the weights; validate and save it"),
+            _flag(
+                "ema",
+                False,
+                "Keep an exponential moving average of the weights; validate and save it (validate.py: "
+                "validate the EMA weights of a checkpoint that holds them)",
+            ),
             _float("ema_decay", 0.9999, "EMA decay per step", _FRACTION),
             _flag("clip_grad", False, "Clip gradients by global norm"),
             _float("clip_value", 15.0, "Global-norm limit of clip_grad", _POSITIVE),
@@ -488,7 +521,11 @@ _GROUPS = (
                 "PATH",
             ),
             _flag("resume_opt", False, "Also restore the optimizer state saved with --ckpt_path (MindCV)"),
-            _flag("metrics_csv", True, "Append each epoch's loss, accuracy and lr to a CSV in ckpt_save_dir"),
+            _flag(
+                "metrics_csv",
+                True,
+                "Write each epoch's loss, accuracy and lr to metrics.csv in ckpt_save_dir",
+            ),
             _flag("plot", True, "Draw the loss and accuracy curves into a PNG in ckpt_save_dir"),
         ],
     ),
@@ -499,7 +536,9 @@ _GROUPS = (
             _flag("val_while_train", False, "Validate during training and keep the best checkpoint by top-1"),
             _int("val_interval", 1, "Validate every N epochs", _POSITIVE),
             _choice("val_amp_level", "O0", "Mixed-precision level of validation", AMP_LEVELS),
-            _flag("eval_shuffle", False, "Shuffle the validation data"),
+            _flag(
+                "eval_shuffle", False, "Shuffle the validation data (every sample is still validated once)"
+            ),
             _path("json", "", "validate.py: write top1, top5, loss and num_samples to this JSON file"),
         ],
     ),
@@ -517,6 +556,12 @@ _GROUPS = (
 )
 
 _OPTIONS = {option.name: option for _, _, options in _GROUPS for option in options}
+# MindCV options that cannot apply here: accepted so MindCV's YAMLs run, with a warning when set.
+_NO_EFFECT = {
+    "drop_path_rate": "DenseNet has no stochastic depth",
+    "dataset_sink_mode": "batches are always fed step by step",
+    "drop_overflow_update": "updates with overflowing gradients are always skipped",
+}
 _OPTION_STRINGS = {"-h", "--help", "-c", "--config"} | {f"--{name}" for name in _OPTIONS}
 
 
@@ -545,14 +590,9 @@ class _Store(argparse.Action):
             raise MindCVError(f"{option_string}: {err}") from None
 
 
-def create_parser() -> argparse.ArgumentParser:
-    """The full parser, grouped as in MindCV; every option's help ends with its default."""
-    parser = _Parser(
-        description="DenseNet training and validation. Precedence: defaults < -c FILE.yaml < command line. "
-        "key=value works like --key=value; a boolean alone means true (or give true/false, yes/no, 1/0); "
-        "list options take several values, e.g. --scale 0.08 1.0.",
-        allow_abbrev=False,
-    )
+def _config_parser() -> argparse.ArgumentParser:
+    """Only -c/--config, read first because the YAML it names supplies the defaults."""
+    parser = _Parser(add_help=False, allow_abbrev=False)
     parser.add_argument(
         "-c",
         "--config",
@@ -560,6 +600,20 @@ def create_parser() -> argparse.ArgumentParser:
         metavar="FILE.yaml",
         help="YAML file of flat MindCV-style 'option: value' lines replacing the defaults; "
         "the command line overrides it (default: '')",
+    )
+    return parser
+
+
+def create_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """MindCV's pair (parser_config, parser): the -c/--config parser and the full one, grouped as
+    in MindCV; every option's help ends with its default."""
+    parser_config = _config_parser()
+    parser = _Parser(
+        description="DenseNet training and validation. Precedence: defaults < -c FILE.yaml < command line. "
+        "key=value works like --key=value; a boolean alone means true (or give true/false, yes/no, 1/0); "
+        "list options take several values, e.g. --scale 0.08 1.0.",
+        allow_abbrev=False,
+        parents=[parser_config],
     )
     for title, description, options in _GROUPS:
         group = parser.add_argument_group(title, description)
@@ -574,7 +628,7 @@ def create_parser() -> argparse.ArgumentParser:
                 metavar=option.metavar,
                 help=f"{option.help} (default: {option.default!r})",
             )
-    return parser
+    return parser_config, parser
 
 
 _KEY_VALUE = re.compile(r"[A-Za-z_]\w*=")
@@ -597,14 +651,11 @@ def _check_option_names(argv):
             if name not in _OPTION_STRINGS:
                 close = _suggest(name, _OPTION_STRINGS)
                 fix = f"did you mean {close}?" if close else "run with --help to see the options"
-                raise MindCVError(f"unknown option {name}; {fix}")
+                raise UnknownOptionError(f"unknown option {name}; {fix}")
 
 
 def _config_path(argv):
-    """Only -c/--config, read first because the YAML it names supplies the defaults."""
-    pre = _Parser(add_help=False, allow_abbrev=False)
-    pre.add_argument("-c", "--config", default="")
-    return pre.parse_known_args(argv)[0].config
+    return _config_parser().parse_known_args(argv)[0].config
 
 
 def _load_config(path):
@@ -640,9 +691,7 @@ def _load_config(path):
         if key == "config":  # written by MindCV's save_args; the -c path given wins, as in MindCV
             continue
         if key not in _OPTIONS:
-            close = _suggest(key, _OPTIONS)
-            fix = f"did you mean '{close}'?" if close else "run with --help to see the options"
-            raise MindCVError(f"{where}: unknown option '{key}'; {fix}")
+            raise _unknown_key(key, _OPTIONS, where)
         if key in values:
             raise MindCVError(f"{where}: '{key}' is set twice; keep one")
         try:
@@ -650,6 +699,20 @@ def _load_config(path):
         except ValueError as err:
             raise MindCVError(f"{where}: {key}: {err}") from None
     return values
+
+
+def _unknown_key(key, known, where: str) -> UnknownOptionError:
+    close = _suggest(key, known)
+    fix = f"did you mean '{close}'?" if close else "run with --help to see the options"
+    return UnknownOptionError(f"{where}: unknown option '{key}'; {fix}")
+
+
+def _check_cfgs_in_parser(cfgs: dict, parser: argparse.ArgumentParser) -> None:
+    """MindCV's check, for scripts that load a YAML themselves: every key is an option of `parser`."""
+    known = {action.dest for action in parser._actions} | set(parser._defaults)
+    for key in cfgs:
+        if key not in known:
+            raise _unknown_key(key, known, "config")
 
 
 class Options(argparse.Namespace):
@@ -684,7 +747,7 @@ def parse_args(argv=None) -> Options:
     from_file = _load_config(config) if config else {}
     namespace = Options(**from_file)
     # Values already in the namespace (the YAML's) replace the parser's defaults; argv overrides both.
-    args = create_parser().parse_args(argv, namespace)
+    args = create_parser()[1].parse_args(argv, namespace)
     args.user_set = frozenset(from_file) | (_named_on_command_line(argv) & _OPTIONS.keys())
     return validate_args(args)
 
@@ -719,6 +782,9 @@ def validate_args(args: argparse.Namespace) -> argparse.Namespace:
         raise MindCVError(
             f"--mean has {len(args.mean)} values but --std has {len(args.std)}; give one of each per channel"
         )
+    for name, reason in _NO_EFFECT.items():
+        if getattr(args, name) != _OPTIONS[name].default:
+            _logger.warning("--%s %s has no effect: %s", name, getattr(args, name), reason)
     if args.enable_modelarts:
         raise MindCVError("--enable_modelarts: ModelArts is not supported by this project; set it to False")
     return args

@@ -36,7 +36,9 @@ def build_loader(args, dist, split: str, is_training: bool):
         name=args.dataset,
         root=args.data_dir,
         split=split,
-        shuffle=args.shuffle if is_training else False,
+        shuffle=args.shuffle if is_training else args.eval_shuffle,
+        even_shards=None if is_training else False,  # validation shards cover every sample once
+        num_aug_repeats=args.aug_repeats if is_training else 0,
         num_samples=args.num_samples,
         num_shards=dist.group_size if dist.distributed else None,
         shard_id=dist.rank if dist.distributed else None,
@@ -64,6 +66,7 @@ def build_loader(args, dist, split: str, is_training: bool):
             f"dataset {args.dataset or args.data_dir} has {classes} classes but --num_classes is "
             f"{args.num_classes}; pass --num_classes {classes}"
         )
+    views = is_training and args.aug_splits > 0  # AugMix split batches
     transform = create_transforms(
         args.dataset,
         is_training=is_training,
@@ -82,6 +85,8 @@ def build_loader(args, dist, split: str, is_training: bool):
         re_ratio=args.re_ratio,
         re_value=args.re_value,
         crop_pct=args.crop_pct,
+        re_max_attempts=args.re_max_attempts,
+        separate=views,
     )
     mixing = is_training and (args.mixup > 0 or args.cutmix > 0)
     loader = create_loader(
@@ -94,6 +99,8 @@ def build_loader(args, dist, split: str, is_training: bool):
         cutmix_prob=args.cutmix_prob,
         num_classes=args.num_classes,
         transform=transform,
+        separate=views,
+        aug_splits=args.aug_splits,
         num_parallel_workers=args.num_parallel_workers,
         label_smoothing=args.label_smoothing if mixing else 0.0,  # smoothed soft labels come with mixing
         seed=args.seed,
@@ -171,6 +178,7 @@ def build_train_step(args, dist, steps_per_epoch: int):
         ema=args.ema,
         ema_decay=args.ema_decay,
         distributed=dist.distributed,
+        amp_cast_list=args.amp_cast_list,
     )
     return train_step, learning_rates
 
@@ -213,7 +221,9 @@ def main(args) -> None:
         save_class_names(ckpt_dir / CLASS_NAMES_FILE, get_class_names(train_loader))
     save_args(args, str(ckpt_dir / "config.yaml"), dist.rank)
     metrics = MetricsLog(
-        ckpt_dir / "metrics.csv", ckpt_dir / "curves.png" if args.plot else None, resume_epoch=position.epoch
+        ckpt_dir / "metrics.csv" if args.metrics_csv else None,
+        ckpt_dir / "curves.png" if args.plot else None,
+        resume_epoch=position.epoch,
     )
     trainer = Trainer(
         train_step,
@@ -224,12 +234,13 @@ def main(args) -> None:
         learning_rates,
         epochs=args.epoch_size,
         dist=dist,
-        global_batch_size=args.batch_size * dist.group_size,
+        global_batch_size=args.batch_size * max(args.aug_splits, 1) * dist.group_size,
         val_interval=args.val_interval,
         ckpt_save_interval=args.ckpt_save_interval,
         nonfinite_policy=args.nonfinite_policy,
         ckpt_save_steps=args.ckpt_save_steps,
         ckpt_save_minutes=args.ckpt_save_minutes,
+        log_interval=args.log_interval,
     )
     result = trainer.fit(position)
     if dist.is_main:

@@ -34,7 +34,9 @@ def main(args) -> None:
     loader = build_loader(args, dist, args.val_split, is_training=False)
     network = create_model(args.model, num_classes=args.num_classes, in_channels=args.in_channels)
     # No head may be dropped here: validating a fresh random classifier would be meaningless.
-    load_weights(network, args.model, args.pretrained, args.ckpt_path, args.in_channels, new_head=False)
+    load_weights(
+        network, args.model, args.pretrained, args.ckpt_path, args.in_channels, new_head=False, ema=args.ema
+    )
     if args.val_amp_level != "O0":
         import mindspore as ms
 

@@ -4,7 +4,7 @@ The top-level names load on first use (PEP 562), so `import mindcv.utils.errors`
 `config.py`, `--help` and option errors) answers without the seconds MindSpore takes to import.
 """
 
-import importlib
+from ._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -23,15 +23,4 @@ _EXPORTS = {
     "create_scheduler": "mindcv.scheduler",
 }
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'mindcv' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

@@ -44,6 +44,14 @@ _BUILDERS.update(dict.fromkeys(CIFAR_ARCHIVES, _cifar))
 _OPTIONS = {"digits": ("image_size",)}  # dataset-specific keyword options
 
 
+class _SourceDataset(ds.GeneratorDataset):
+    """A GeneratorDataset that answers `get_class_indexing()` (and so does every dataset built on
+    it) with the class -> label map, as MindSpore's ImageFolderDataset does in MindCV."""
+
+    def get_class_indexing(self):
+        return {name: label for label, name in enumerate(self.source.classes)}
+
+
 def create_dataset(
     name: str = "",
     root: Optional[str] = None,
@@ -69,7 +77,8 @@ def create_dataset(
     Order and sharding are `EpochShardSampler`'s (see it): a pure function of (seed, epoch,
     num_shards, shard_id); `even_shards=` (default: `shuffle`) picks equal-length training shards
     over evaluation shards that cover every sample once. `len(dataset)` is this shard's epoch
-    length; use `set_epoch`/`epoch_iterator` per epoch and `get_class_names` for the classes.
+    length; use `set_epoch`/`epoch_iterator` per epoch and `get_class_names` (or MindCV's
+    `dataset.get_class_indexing()`) for the classes.
     `skip_corrupt` replaces unreadable images (logged, counted) instead of stopping the run.
     """
     key = name.lower()
@@ -90,7 +99,7 @@ def create_dataset(
     sampler = EpochShardSampler(
         len(source), shuffle, seed, num_shards, shard_id, num_samples, num_aug_repeats, even_shards
     )
-    dataset = ds.GeneratorDataset(
+    dataset = _SourceDataset(
         source,
         column_names=["image", "label"],
         sampler=sampler,

@@ -1,9 +1,12 @@
 """`create_loader`: transforms, int32 labels, batching and (training) mixup/cutmix/smoothing."""
 
+import inspect
+import logging
 from typing import Optional
 
 import mindspore as ms
 import mindspore.dataset.transforms as T
+import numpy as np
 
 from ..utils.errors import MindCVError
 from .mixup import Mixup
@@ -11,6 +14,8 @@ from .pipeline import get_source, resolve_workers
 from .transforms_factory import create_transforms
 
 __all__ = ["create_loader"]
+
+_logger = logging.getLogger(__name__)
 
 
 def create_loader(
@@ -27,6 +32,7 @@ def create_loader(
     num_parallel_workers: Optional[int] = None,
     python_multiprocessing: bool = False,
     separate: bool = False,
+    aug_splits: int = 3,
     label_smoothing: float = 0.0,
     seed: int = 42,
     **kwargs,
@@ -42,28 +48,38 @@ def create_loader(
     transforms (crops, flips, ...) draw from MindSpore's generator (`mindspore.dataset.config.set_seed`)
     and are not replayed exactly on resume.
 
+    `separate=True` takes `create_transforms(..., separate=True)`'s three parts and yields
+    MindCV's AugMix split batches: the `batch_size` clean images, then `aug_splits - 1` augmented
+    views of them, concatenated ((aug_splits * B, C, H, W), labels repeated), as timm does.
+
     Before each epoch, call `set_epoch(loader, epoch, start_batch)` (or iterate
     `epoch_iterator(...)`); `len(loader)` is the full epoch's batch count.
     """
     if kwargs:
         raise MindCVError(f"unknown loader option(s) {sorted(kwargs)}; see create_loader's arguments")
-    if separate:
-        raise MindCVError("separate=True (AugMix/JSD split batches) is not supported; use separate=False")
     mixing = mixup > 0 or cutmix > 0
     if is_training and mixing and cutmix_prob <= 0:
+        _logger.warning(
+            "mixup/cutmix > 0 but cutmix_prob = 0: no batch will be mixed; set cutmix_prob (the chance "
+            "a batch is mixed, MindCV's meaning), e.g. 1.0"
+        )
+    if separate and (mixing or label_smoothing > 0 or aug_splits < 2):
         raise MindCVError(
-            "mixup/cutmix > 0 but cutmix_prob = 0 would never mix; set cutmix_prob (the chance a batch is "
-            "mixed, MindCV's meaning), e.g. 1.0"
+            "separate=True (AugMix split batches, train.py's --aug_splits) needs aug_splits >= 2 and "
+            "works without mixup, cutmix and label_smoothing in the loader; drop those or the splits"
         )
     workers = resolve_workers(num_parallel_workers)
     if transform is None:
         transform = create_transforms(get_source(dataset).name, is_training=is_training)
-    dataset = dataset.map(
-        operations=transform,
-        input_columns="image",
-        num_parallel_workers=workers,
-        python_multiprocessing=python_multiprocessing,
-    )
+    if separate:
+        dataset, views = _split_views(dataset, transform, aug_splits, workers, python_multiprocessing)
+    else:
+        dataset = dataset.map(
+            operations=transform,
+            input_columns="image",
+            num_parallel_workers=workers,
+            python_multiprocessing=python_multiprocessing,
+        )
     label_ops = _as_list(target_transform) + [T.TypeCast(ms.int32)]
     dataset = dataset.map(operations=label_ops, input_columns="label", num_parallel_workers=workers)
     if is_training and (mixing or label_smoothing > 0):
@@ -82,6 +98,15 @@ def create_loader(
             input_columns=["image", "label"],
             num_parallel_workers=workers,
         )
+    elif separate:
+        dataset = dataset.batch(
+            batch_size,
+            drop_remainder=drop_remainder,
+            per_batch_map=_ConcatViews(len(views)),
+            input_columns=[*views, "label"],
+            output_columns=["image", "label"],
+            num_parallel_workers=workers,
+        )
     else:
         dataset = dataset.batch(batch_size, drop_remainder=drop_remainder, num_parallel_workers=workers)
     dataset.get_dataset_size()  # cached now: later `set_epoch(start_batch>0)` must not change len()
@@ -92,3 +117,37 @@ def _as_list(ops) -> list:
     if ops is None:
         return []
     return list(ops) if isinstance(ops, (list, tuple)) else [ops]
+
+
+def _split_views(dataset, transform, splits: int, workers: int, python_multiprocessing: bool):
+    """Columns "image" (primary + final ops) and image_aug1.. (primary + secondary + final)."""
+    if not (isinstance(transform, tuple) and len(transform) == 3):
+        raise MindCVError(
+            "separate=True needs the (primary, secondary, final) parts of create_transforms(..., "
+            "is_training=True, separate=True) as transform"
+        )
+    primary, secondary, final = (list(part) for part in transform)
+    options = {"num_parallel_workers": workers, "python_multiprocessing": python_multiprocessing}
+    dataset = dataset.map(operations=primary, input_columns="image", **options)
+    views = [f"image_aug{i}" for i in range(1, splits)]
+    for view in views:
+        dataset = dataset.map(operations=T.Duplicate(), input_columns="image", output_columns=["image", view])
+        dataset = dataset.map(operations=secondary + final, input_columns=view, **options)
+    dataset = dataset.map(operations=final, input_columns="image", **options)
+    return dataset, ["image", *views]
+
+
+class _ConcatViews:
+    """`per_batch_map`: the views of a batch one after the other, labels repeated to match."""
+
+    def __init__(self, views: int):
+        # MindSpore checks that a per_batch_map takes one argument per column plus BatchInfo.
+        names = [f"view{i}" for i in range(views)] + ["label", "batch_info"]
+        self.__signature__ = inspect.Signature(
+            [inspect.Parameter(n, inspect.Parameter.POSITIONAL_ONLY) for n in names]
+        )
+
+    def __call__(self, *columns):
+        *views, labels, _ = columns
+        images = np.concatenate([np.stack(view) for view in views])
+        return images, np.tile(np.asarray(labels).reshape(-1), len(views))

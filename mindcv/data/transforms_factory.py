@@ -43,8 +43,10 @@ def create_transforms(
     re_ratio: Tuple[float, float] = (0.3, 3.3),
     re_value: Union[int, str] = 0,
     crop_pct: float = 0.875,
+    re_max_attempts: int = 10,
+    separate: bool = False,
     **kwargs,
-) -> list:
+):
     """The list of ops to `map` over the "image" column; output float32 (3, image_resize, image_resize).
 
     - ImageNet / ImageFolder ("" or "imagenet"), train: random-resized crop (`scale`, `ratio`),
@@ -57,7 +59,11 @@ def create_transforms(
       change meaning when mirrored: pass `hflip=0` for them.
 
     `mean`/`std` default to ImageNet's for every dataset: normalization must follow the weights
-    being fine-tuned, so CIFAR statistics are only used when asked for.
+    being fine-tuned, so CIFAR statistics are only used when asked for. `re_max_attempts` is
+    how often random erasing tries to place a box before leaving the image as is.
+
+    `separate=True` (training) returns MindCV's three parts instead of one list: (crop and flips,
+    the augmentation, normalize and the rest), for `create_loader(separate=True)`'s AugMix splits.
     """
     if kwargs:
         raise MindCVError(f"unknown transform option(s) {sorted(kwargs)}; see create_transforms' arguments")
@@ -90,11 +96,16 @@ def create_transforms(
     flips += [vision.RandomVerticalFlip(vflip)] if vflip > 0 else []
     augment = [auto_augment_op(auto_augment, inter)] if auto_augment else colour
     erase = (
-        [vision.RandomErasing(float(re_prob), tuple(re_scale), tuple(re_ratio), re_value)]
+        [
+            vision.RandomErasing(
+                float(re_prob), tuple(re_scale), tuple(re_ratio), re_value, False, re_max_attempts
+            )
+        ]
         if re_prob > 0
         else []
     )
-    return [*head, *flips, *augment, *_to_tensor(mean, std), *erase]
+    parts = [*head, *flips], augment, [*_to_tensor(mean, std), *erase]
+    return parts if separate else [op for part in parts for op in part]
 
 
 def _to_tensor(mean, std) -> List:

@@ -6,6 +6,7 @@ Only a classifier of another class count is dropped (with a warning), which is w
 fine-tuning an ImageNet checkpoint on a new dataset needs.
 """
 
+import difflib
 import logging
 import math
 from pathlib import Path
@@ -17,7 +18,7 @@ from mindspore import nn
 
 from ..utils.errors import MindCVError
 
-__all__ = ["read_checkpoint", "adapt_input_conv", "load_params"]
+__all__ = ["read_checkpoint", "adapt_input_conv", "load_params", "remap_params"]
 
 _logger = logging.getLogger(__name__)
 _MAX_KEYS_SHOWN = 5
@@ -115,3 +116,38 @@ def load_params(
             "Is it a checkpoint of this --model?"
         )
     ms.load_param_into_net(model, {k: params[k] for k in expected if k in params}, strict_load=True)
+
+
+def remap_params(
+    params: Dict[str, ms.Parameter], model: nn.Cell, source, ema: bool = False, auto_mapping: bool = False
+) -> Dict[str, ms.Parameter]:
+    """MindCV's `create_model(ema=, auto_mapping=)` on a checkpoint's parameters.
+
+    `ema` takes the EMA weights saved beside the trained ones as `ema.<name>`; a checkpoint without
+    them (e.g. the best checkpoint of an --ema run, which holds EMA weights under the plain names)
+    is loaded as it is, with a warning, where MindCV stops. `auto_mapping`
+    renames entries the model does not know (e.g. under a wrapper's prefix) to the model's
+    missing names. MindCV takes the closest name; here it must also have the same shape and is
+    used once, so a weight never lands in the wrong layer.
+    """
+    if ema:
+        averaged = {k[len("ema.") :]: v for k, v in params.items() if k.startswith("ema.")}
+        if averaged:
+            params = {**{k: v for k, v in params.items() if not k.startswith("ema.")}, **averaged}
+        else:
+            _logger.warning("%s holds no EMA weights (ema.*): loading its weights as they are", source)
+    if not auto_mapping:
+        return params
+    params = dict(params)
+    expected = {p.name: tuple(p.shape) for p in model.get_parameters()}
+    spare = [k for k in params if k not in expected]
+    for name, shape in expected.items():
+        if name in params:
+            continue
+        same_shape = [k for k in spare if tuple(params[k].shape) == shape]
+        close = difflib.get_close_matches(name, same_shape, n=1, cutoff=0.6)
+        if close:
+            _logger.info("auto_mapping: loading %s from %s", name, close[0])
+            params[name] = params.pop(close[0])
+            spare.remove(close[0])
+    return params

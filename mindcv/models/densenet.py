@@ -17,6 +17,7 @@ from mindspore import nn, ops
 from mindspore.common.initializer import HeNormal, Zero
 
 from ..data.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from .factory import load_weights
 from .registry import register_model
 
 _logger = logging.getLogger(__name__)
@@ -301,31 +302,47 @@ class DenseNet(nn.Cell):
         return self.forward_head(self.forward_features(x))
 
 
-def _densenet(growth_rate, block_config, num_init_features, **kwargs) -> DenseNet:
-    return DenseNet(
+def _densenet(name, growth_rate, block_config, num_init_features, pretrained, **kwargs) -> DenseNet:
+    """MindCV's entry point: `pretrained` loads the published weights into the built model."""
+    model = DenseNet(
         growth_rate=growth_rate, block_config=block_config, num_init_features=num_init_features, **kwargs
     )
+    if pretrained:
+        load_weights(model, name, pretrained=True, in_channels=kwargs.get("in_channels", 3))
+    return model
 
 
 @register_model
-def densenet121(**kwargs) -> DenseNet:
+def densenet121(
+    pretrained: bool = False, num_classes: int = 1000, in_channels: int = 3, **kwargs
+) -> DenseNet:
     """DenseNet-121: growth 32, blocks (6, 12, 24, 16), 64 stem channels."""
-    return _densenet(32, (6, 12, 24, 16), 64, **kwargs)
+    kwargs.update(num_classes=num_classes, in_channels=in_channels)
+    return _densenet("densenet121", 32, (6, 12, 24, 16), 64, pretrained, **kwargs)
 
 
 @register_model
-def densenet161(**kwargs) -> DenseNet:
+def densenet161(
+    pretrained: bool = False, num_classes: int = 1000, in_channels: int = 3, **kwargs
+) -> DenseNet:
     """DenseNet-161: growth 48, blocks (6, 12, 36, 24), 96 stem channels."""
-    return _densenet(48, (6, 12, 36, 24), 96, **kwargs)
+    kwargs.update(num_classes=num_classes, in_channels=in_channels)
+    return _densenet("densenet161", 48, (6, 12, 36, 24), 96, pretrained, **kwargs)
 
 
 @register_model
-def densenet169(**kwargs) -> DenseNet:
+def densenet169(
+    pretrained: bool = False, num_classes: int = 1000, in_channels: int = 3, **kwargs
+) -> DenseNet:
     """DenseNet-169: growth 32, blocks (6, 12, 32, 32), 64 stem channels."""
-    return _densenet(32, (6, 12, 32, 32), 64, **kwargs)
+    kwargs.update(num_classes=num_classes, in_channels=in_channels)
+    return _densenet("densenet169", 32, (6, 12, 32, 32), 64, pretrained, **kwargs)
 
 
 @register_model
-def densenet201(**kwargs) -> DenseNet:
+def densenet201(
+    pretrained: bool = False, num_classes: int = 1000, in_channels: int = 3, **kwargs
+) -> DenseNet:
     """DenseNet-201: growth 32, blocks (6, 12, 48, 32), 64 stem channels."""
-    return _densenet(32, (6, 12, 48, 32), 64, **kwargs)
+    kwargs.update(num_classes=num_classes, in_channels=in_channels)
+    return _densenet("densenet201", 32, (6, 12, 48, 32), 64, pretrained, **kwargs)

@@ -15,12 +15,14 @@ from mindspore.nn.learning_rate_schedule import LearningRateSchedule
 
 from ..utils.errors import MindCVError, unknown_choice
 from .adamw import AdamW, Lamb
+from .lion import Lion
+from .nadam import NAdam
 from .param_groups import layer_decay_groups, param_groups
 from .state import load_optimizer_state
 
 __all__ = ["OPTIMIZERS", "create_optimizer"]
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "lamb")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "lamb", "lion", "nadam")
 
 
 def create_optimizer(
@@ -46,9 +48,8 @@ def create_optimizer(
     their defaults). `loss_scale` divides the gradients of a loss scaled by that factor.
     `layer_decay` (in (0, 1]) trains each layer at its own fraction of `lr`, the head at `lr` (see
     `param_groups.layer_ids`); it needs a network or parameters, and `lr` as a number or list.
-    `checkpoint_path` restores moments and step from a checkpoint. `schedule_decay` is NAdam's in
-    MindCV and accepted for compatibility; no optimizer here uses it. Further `kwargs` (e.g.
-    `beta1`) go to the optimizer class.
+    `checkpoint_path` restores moments and step from a checkpoint. `schedule_decay` is NAdam's
+    momentum warm-up. Further `kwargs` (e.g. `beta1`) go to the optimizer class.
     """
     name = opt.lower()
     if name not in OPTIMIZERS:
@@ -72,6 +73,8 @@ def create_optimizer(
         "rmsprop": lambda: nn.RMSProp(**common, momentum=momentum, epsilon=eps, **kwargs),
         "adagrad": lambda: nn.Adagrad(**common, **kwargs),
         "lamb": lambda: Lamb(**common, **kwargs),
+        "lion": lambda: Lion(**common, **kwargs),
+        "nadam": lambda: NAdam(**common, schedule_decay=schedule_decay, **kwargs),
     }
     optimizer = build[name]()
     if checkpoint_path:

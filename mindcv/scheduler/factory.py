@@ -19,14 +19,19 @@ With `e` the epoch of a step within the decay phase and `E = num_epochs - warmup
 - exponential_decay: `lr * decay_rate ** e` (`decay_epochs` is not used).
 - polynomial_decay: `lr * (1 - e / E) ** decay_rate`, reaching 0 at the end (`min_lr` is not used).
 - multi_step_decay: `lr * decay_rate ** (number of milestones <= floor(e))`.
+- one_cycle, cyclic (MindCV's settings of `cycles.py`): one cycle from `lr / 25` up to `lr` over
+  the first 30% of the run and down to `min_lr`; `num_cycles` triangles between `min_lr` and `lr`.
+  Both shape the whole run themselves, so `warmup_epochs` and `lr_epoch_stair` do not apply.
 """
 
 import logging
+import math
 from typing import Collection, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..utils.errors import MindCVError, unknown_choice
+from .cycles import cyclic_lr, one_cycle_lr
 
 __all__ = ["SCHEDULERS", "create_scheduler"]
 
@@ -37,6 +42,8 @@ SCHEDULERS = (
     "exponential_decay",
     "polynomial_decay",
     "multi_step_decay",
+    "one_cycle",
+    "cyclic",
 )
 _ALIASES = {"warmup_cosine_decay": "cosine_decay"}  # MindCV's earlier name, still in old YAMLs
 
@@ -68,6 +75,18 @@ def create_scheduler(
     name = _ALIASES.get(scheduler.lower(), scheduler.lower())
     if name not in SCHEDULERS:
         raise unknown_choice("scheduler", scheduler, SCHEDULERS, match_as=name)
+    if name in ("one_cycle", "cyclic"):
+        if (warmup_epochs and "warmup_epochs" not in fit_to_run) or lr_epoch_stair:
+            _logger.warning(
+                "%s sets the lr of every step itself: warmup_epochs and lr_epoch_stair are ignored", name
+            )
+        steps_per_epoch, num_epochs, _ = _whole_lengths(steps_per_epoch, num_epochs, 0)
+        length = {"steps_per_epoch": steps_per_epoch, "epochs": num_epochs}
+        if name == "one_cycle":
+            final_div_factor = lr / 25.0 / min_lr if min_lr > 0 else math.inf  # ends at min_lr
+            return one_cycle_lr(lr, div_factor=25.0, final_div_factor=final_div_factor, **length)
+        up = max(steps_per_epoch * num_epochs // (2 * num_cycles), 1)
+        return cyclic_lr(min_lr, lr, step_size_up=up, **length)
     if "warmup_epochs" in fit_to_run:  # leave an epoch to decay in, so a short trial reaches lr
         warmup_epochs = _fitted("warmup_epochs", warmup_epochs, max(int(num_epochs) - 1, 0), num_epochs)
     steps_per_epoch, num_epochs, warmup_epochs = _whole_lengths(steps_per_epoch, num_epochs, warmup_epochs)

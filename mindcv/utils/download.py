@@ -4,23 +4,29 @@ A download streams into a temporary file in the destination folder and is rename
 is complete, matches its MD5 (when known) and passes the caller's check, so an interrupted or
 failed transfer never leaves a file that later runs would mistake for good data. An exclusive
 lock on the destination folder makes concurrent processes on one host (data-parallel ranks)
-download once: the first fetches, the others wait and then find the file in place.
+download once: the first fetches, the others wait and then find the file in place. `DownLoad`
+is MindCV's class interface to the same functions.
 """
 
+import bz2
 import contextlib
 import fcntl
+import gzip
 import hashlib
 import http.client
 import os
+import tarfile
 import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+import zipfile
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 from tqdm import tqdm
 
+from .atomic import atomic_write_bytes
 from .errors import MindCVError
 
 _CHUNK = 1 << 20
@@ -71,26 +77,30 @@ def download_url(
     dst_dir.mkdir(parents=True, exist_ok=True)
     dst = dst_dir / (filename or Path(urllib.parse.urlparse(url).path).name)
     with directory_lock(dst_dir):
-        if dst.is_file() and (md5 is None or file_md5(dst) == md5):
-            return str(dst)
-        # The temporary name keeps the suffix: MindSpore refuses to load a checkpoint not named *.ckpt.
-        fd, tmp = tempfile.mkstemp(prefix=f".partial-{dst.stem}-", suffix=dst.suffix, dir=dst_dir)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                _stream(url, out, dst.name, timeout)
-            if md5 is not None and file_md5(tmp) != md5:
-                raise MindCVError(
-                    f"download of {url} is corrupt (MD5 {file_md5(tmp)} != expected {md5}); "
-                    f"retry, or place a good copy at {dst}"
-                )
-            if check is not None:
-                check(tmp)
-            os.replace(tmp, dst)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        if not (dst.is_file() and (md5 is None or file_md5(dst) == md5)):
+            _fetch(url, dst, md5, check, timeout)
     return str(dst)
+
+
+def _fetch(url: str, dst: Path, md5: Optional[str], check: Optional[Callable[[str], None]], timeout: float):
+    """Download `url` to a temporary file beside `dst`, verify it, then rename it to `dst`."""
+    # The temporary name keeps the suffix: MindSpore refuses to load a checkpoint not named *.ckpt.
+    fd, tmp = tempfile.mkstemp(prefix=f".partial-{dst.stem}-", suffix=dst.suffix, dir=dst.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            _stream(url, out, dst.name, timeout)
+        if md5 is not None and file_md5(tmp) != md5:
+            raise MindCVError(
+                f"download of {url} is corrupt (MD5 {file_md5(tmp)} != expected {md5}); "
+                f"retry, or place a good copy at {dst}"
+            )
+        if check is not None:
+            check(tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 def _stream(url: str, out, label: str, timeout: float) -> None:
@@ -112,3 +122,82 @@ def _stream(url: str, out, label: str, timeout: float) -> None:
         raise MindCVError(
             f"download of {url} was interrupted ({received} of {total} bytes); run again to retry"
         )
+
+
+class DownLoad:
+    """MindCV's download helper (`mindcv.utils.download.DownLoad`) on the atomic functions above:
+    a download never leaves a partial file, and archives extract with tarfile's "data" filter
+    (no absolute paths, `..` or links leaving the folder)."""
+
+    @staticmethod
+    def calculate_md5(file_path: str, chunk_size: int = _CHUNK) -> str:
+        return file_md5(file_path, chunk_size)
+
+    def check_md5(self, file_path: str, md5: Optional[str] = None) -> bool:
+        return md5 == self.calculate_md5(file_path)
+
+    @staticmethod
+    def extract_tar(from_path: str, to_path: Optional[str] = None, compression: Optional[str] = None) -> None:
+        """Extract a tar archive (`compression` is read from the file itself, so it is not needed)."""
+        try:
+            with tarfile.open(from_path) as tar:
+                tar.extractall(to_path or os.path.dirname(from_path), filter="data")
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise MindCVError(f"cannot extract {from_path} ({exc}); download it again") from exc
+
+    @staticmethod
+    def extract_zip(from_path: str, to_path: Optional[str] = None, compression: Optional[str] = None) -> None:
+        """Extract a zip archive (`compression`, MindCV's argument, is read from the file itself)."""
+        try:
+            with zipfile.ZipFile(from_path) as archive:
+                archive.extractall(to_path or os.path.dirname(from_path))
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise MindCVError(f"cannot extract {from_path} ({exc}); download it again") from exc
+
+    def extract_archive(self, from_path: str, to_path: Optional[str] = None) -> str:
+        """Unpack a .tar(.gz/.bz2/.xz), .tgz or .zip into `to_path` (default: beside it), or
+        decompress a lone .gz/.bz2 file next to it; return where the result went."""
+        to_path = to_path or os.path.dirname(from_path)
+        name = from_path.lower()
+        if zipfile.is_zipfile(from_path):
+            self.extract_zip(from_path, to_path)
+        elif tarfile.is_tarfile(from_path):
+            self.extract_tar(from_path, to_path)
+        elif name.endswith((".gz", ".bz2")):
+            target = from_path.rsplit(".", 1)[0]
+            opener = gzip.open if name.endswith(".gz") else bz2.open
+            with opener(from_path, "rb") as packed:
+                atomic_write_bytes(target, packed.read())
+            return target
+        else:
+            raise MindCVError(f"{from_path} is not a tar, zip, gz or bz2 archive; check the URL it came from")
+        return to_path
+
+    def download_file(self, url: str, file_path: str, chunk_size: int = _CHUNK) -> None:
+        """Download `url` to `file_path` (always fetched; renamed into place once complete).
+        `chunk_size` is MindCV's argument, accepted; transfers use 1 MiB blocks."""
+        dst = Path(file_path).expanduser()
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        with directory_lock(dst.parent):
+            _fetch(url, dst, None, None, timeout=60.0)
+
+    def download_url(
+        self, url: str, path: str = "./", filename: Optional[str] = None, md5: Optional[str] = None
+    ):
+        """Download `url` into the folder `path` unless a file with a matching MD5 is there."""
+        return download_url(url, path, filename, md5)
+
+    def download_and_extract_archive(
+        self,
+        url: str,
+        download_path: str,
+        extract_path: Optional[str] = None,
+        filename: Optional[str] = None,
+        md5: Optional[str] = None,
+        remove_finished: bool = False,
+    ) -> str:
+        archive = download_url(url, download_path, filename, md5)
+        result = self.extract_archive(archive, extract_path)
+        if remove_finished:
+            os.remove(archive)
+        return result

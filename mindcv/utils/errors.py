@@ -29,3 +29,9 @@ def unknown_choice(
     close = difflib.get_close_matches(given if match_as is None else match_as, choices, n=1)
     hint = f"did you mean '{close[0]}'?" if close else f"choose one of {', '.join(choices)}"
     return MindCVError(f"unknown {kind} '{given}': {hint}")
+
+
+class UnknownOptionError(MindCVError, KeyError):
+    """An option or config key that does not exist; also a `KeyError`, which MindCV raises there."""
+
+    __str__ = BaseException.__str__  # KeyError's would print the message in quotes

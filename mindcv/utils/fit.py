@@ -78,6 +78,7 @@ class Trainer:
         progress: bool = True,
         ckpt_save_steps: int = 0,
         ckpt_save_minutes: float = 30.0,
+        log_interval: int = 100,
     ):
         self.train_step = train_step
         self.train_loader = train_loader
@@ -93,6 +94,7 @@ class Trainer:
         self.ckpt_save_interval = ckpt_save_interval
         self.nonfinite_policy = nonfinite_policy
         self.progress = progress and dist.is_main
+        self.log_interval = log_interval  # steps between log lines of loss, lr and speed (main rank)
         self.steps_per_epoch = train_loader.get_dataset_size()
         self.ckpt_save_steps = ckpt_save_steps
         self.ckpt_save_seconds = ckpt_save_minutes * 60
@@ -150,14 +152,24 @@ class Trainer:
                     position.loss_count += 1
                     recent.append(loss)
                 now = time.perf_counter()
-                bar.set_postfix(
-                    loss=f"{np.mean(recent) if recent else math.nan:.4f}",
-                    lr=f"{self._current_lr():.3g}",
-                    img_s=f"{self.global_batch_size / max(now - tick, 1e-9):.1f}",
-                    refresh=False,
-                )
+                stats = {
+                    "loss": f"{np.mean(recent) if recent else math.nan:.4f}",
+                    "lr": f"{self._current_lr():.3g}",
+                    "img_s": f"{self.global_batch_size / max(now - tick, 1e-9):.1f}",
+                }
+                bar.set_postfix(stats, refresh=False)
                 tick = now
                 bar.update(1)
+                if self.dist.is_main and position.step_in_epoch % self.log_interval == 0:
+                    line = ", ".join(f"{k} {v}" for k, v in stats.items())
+                    _logger.info(
+                        "epoch %d/%d step %d/%d: %s",
+                        epoch + 1,
+                        self.epochs,
+                        position.step_in_epoch,
+                        self.steps_per_epoch,
+                        line,
+                    )
                 if position.step_in_epoch < self.steps_per_epoch:  # the epoch end saves anyway
                     if self._stop_requested():
                         self._save_resume_point(position)

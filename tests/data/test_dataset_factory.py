@@ -136,3 +136,13 @@ def test_shards_through_the_pipeline(tmp_path, shuffle):
     assert sorted(sum(shards, [])) == list(range(25))  # eval shards: every sample exactly once
     shards = [ids(shuffle=shuffle, num_shards=3, shard_id=k, even_shards=True) for k in range(3)]
     assert [len(s) for s in shards] == [8, 8, 8] and len(set(sum(shards, []))) == 24
+
+
+def test_get_class_indexing_is_the_class_to_label_map_through_the_pipeline(tmp_path):
+    from mindcv.data import create_loader, create_transforms
+
+    make_image_tree(tmp_path, "train")
+    dataset = create_dataset("", root=tmp_path, split="train")
+    assert dataset.get_class_indexing() == {"cat": 0, "dog": 1, "fox": 2}
+    loader = create_loader(dataset, 4, transform=create_transforms("", image_resize=32), num_classes=3)
+    assert loader.get_class_indexing() == {"cat": 0, "dog": 1, "fox": 2}  # MindSpore asks the source

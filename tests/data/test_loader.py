@@ -98,8 +98,8 @@ def test_defaults_workers_and_target_transform(cifar_root):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"is_training": True, "mixup": 0.2}, "cutmix_prob"),
-        ({"separate": True}, "separate=True"),
+        ({"is_training": True, "separate": True, "mixup": 0.2, "cutmix_prob": 1.0}, "separate=True"),
+        ({"is_training": True, "separate": True}, "separate=True needs the"),
         ({"re_prob": 0.2}, r"unknown loader option\(s\) \['re_prob'\]"),
     ],
 )
@@ -112,3 +112,34 @@ def test_pipeline_errors_reach_the_caller_as_mindcv_errors(cifar_root):
     loader = _loader(cifar_root, is_training=True, label_smoothing=0.1, num_classes=3)
     with pytest.raises(MindCVError, match=r"label \d is outside \[0, 3\); set num_classes"):
         _epoch(loader, 0)
+
+
+def test_mixup_with_cutmix_prob_zero_warns_and_mixes_nothing(cifar_root, caplog):
+    loader = _loader(cifar_root, is_training=True, mixup=0.2, cutmix_prob=0.0)
+    assert "no batch will be mixed" in caplog.text
+    plain = _epoch(_loader(cifar_root), 0)
+    for (images, labels), (clean, ids) in zip(_epoch(loader, 0), plain):
+        np.testing.assert_array_equal(images, clean)
+        assert labels.shape == (len(ids), 10) and (labels.argmax(1) == ids).all()
+
+
+def test_separate_yields_augmix_split_batches(cifar_root):
+    transform = create_transforms("cifar10", is_training=True, image_resize=32, hflip=0, separate=True)
+    transform = (
+        transform[0],
+        [*transform[1], lambda image: 255 - image],
+        transform[2],
+    )  # a visible "augmentation"
+    for splits in (2, 3):
+        loader = _loader(cifar_root, is_training=True, separate=True, aug_splits=splits, transform=transform)
+        images, labels = _epoch(loader, 0)[0]
+        assert images.shape == (4 * splits, 3, 32, 32) and labels.tolist() == labels[:4].tolist() * splits
+        clean, augmented = images[:4], images[4:8]
+        np.testing.assert_allclose(_raw(augmented), 255 - _raw(clean), atol=1e-3)
+
+
+def _raw(images):
+    return (
+        images * np.array(IMAGENET_DEFAULT_STD)[:, None, None]
+        + np.array(IMAGENET_DEFAULT_MEAN)[:, None, None]
+    )

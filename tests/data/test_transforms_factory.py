@@ -31,7 +31,19 @@ def _check_range(out):
 
 @pytest.mark.parametrize("is_training", [True, False])
 @pytest.mark.parametrize(
-    "auto_augment", [None, "randaug-m9-mstd0.5", "randaug-m7-n1", "autoaug", "trivialaugwide"]
+    "auto_augment",
+    [
+        None,
+        "randaug-m9-mstd0.5",
+        "randaug-m7-n1",
+        "randaug-m9-mstd0.5-inc1",
+        "autoaug",
+        "autoaug-mstd0.5",
+        "autoaugr-mstd0.5",
+        "3a",
+        "augmix-m3-w2-d-1",
+        "trivialaugwide",
+    ],
 )
 def test_imagenet_recipes(is_training, auto_augment):
     ops = create_transforms("imagenet", is_training, image_resize=48, auto_augment=auto_augment, vflip=0.5)
@@ -93,12 +105,35 @@ def test_random_erasing_writes_the_value_into_a_box():
     [
         ({"dataset_name": "cifar"}, "did you mean 'cifar10'"),
         ({"interpolation": "lanczos"}, "unknown interpolation"),
-        ({"auto_augment": "augmix"}, "unknown auto_augment"),
-        ({"auto_augment": "randaug-m9-inc1", "is_training": True}, "cannot read 'inc1'"),
-        ({"separate": True}, r"unknown transform option\(s\) \['separate'\]"),
+        ({"auto_augment": "augmax"}, "unknown auto_augment"),
+        ({"auto_augment": "augmix-x3"}, "cannot read auto_augment 'augmix-x3'"),
+        ({"auto_augment": "randaug-m9-incx", "is_training": True}, "cannot read 'incx'"),
+        ({"sepärate": True}, r"unknown transform option"),
     ],
 )
 def test_bad_options_are_clear_errors(kwargs, message):
     kwargs.setdefault("is_training", True)
     with pytest.raises(MindCVError, match=message):
         create_transforms(**kwargs)
+
+
+def test_separate_returns_mindcvs_three_parts():
+    primary, secondary, final = create_transforms("imagenet", True, image_resize=32, separate=True)
+    assert [type(op).__name__ for op in primary] == ["RandomResizedCrop", "RandomHorizontalFlip"]
+    assert [type(op).__name__ for op in secondary] == ["RandomColorAdjust"]
+    assert [type(op).__name__ for op in final] == ["Normalize", "HWC2CHW"]
+    together = create_transforms("imagenet", True, image_resize=32)
+    assert [type(op).__name__ for op in together] == [type(op).__name__ for op in primary + secondary + final]
+
+
+def test_re_max_attempts_reaches_random_erasing():
+    ops = create_transforms("imagenet", True, image_resize=32, re_prob=1.0, re_max_attempts=3)
+    assert ops[-1].max_attempts == 3
+
+
+def test_augmix_mixes_an_image_with_its_augmentations():
+    from mindcv.data.augmix import AugMix
+
+    image = _images([(32, 32)])[0]
+    out = AugMix("augmix-m3-w3")(image)
+    assert out.shape == image.shape and out.dtype == np.uint8 and not np.array_equal(out, image)
