@@ -3,6 +3,7 @@
 import json
 import shutil
 import socket
+import subprocess
 
 import pytest
 
@@ -83,34 +84,75 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _two_nodes(tmp_path, name, args):
-    """Two msrun "nodes" on 127.0.0.1, one worker each, as on two machines sharing a folder."""
-    port = _free_port()
-    procs = []
+def _two_nodes(tmp_path, name, script, args):
+    """Run `script args --distribute` as two msrun "nodes", one worker each, sharing a folder as
+    two machines would share storage; return the exit codes (scheduler, node 0, node 1) and logs.
+
+    On one host both msrun processes would take 127.0.0.1 for their own address and each start a
+    scheduler; so the master's address is 127.0.0.2, which msrun does not see as local, and the
+    test starts the scheduler there, as the master node's msrun would.
+    """
+    port, command = _free_port(), [*script, *args, "--distribute"]
+    env = {"MINDCV_RANK_TIMEOUT": "8", "MS_NODE_TIMEOUT": "30"}
+    scheduler_env = {"MS_ROLE": "MS_SCHED", "MS_SCHED_HOST": "127.0.0.2", "MS_SCHED_PORT": str(port)}
+    with open(tmp_path / f"{name}_scheduler.log", "w") as log:
+        scheduler = start(
+            ["python", *command], tmp_path, stderr=log, MS_WORKER_NUM="2", **scheduler_env, **env
+        )
+    nodes = []
     for node in (0, 1):
         msrun = [
             "msrun",
             "--worker_num=2",
             "--local_worker_num=1",
             f"--node_rank={node}",
-            "--master_addr=127.0.0.1",
+            "--master_addr=127.0.0.2",
             f"--master_port={port}",
             f"--log_dir={tmp_path / f'{name}_node{node}'}",
             "--join=True",
         ]
-        procs.append(start([*msrun, ROOT / "train.py", *args, "--distribute"], tmp_path))
-    codes = [p.wait(timeout=900) for p in procs]
-    logs = "".join(p.read_text() for p in tmp_path.glob(f"{name}_node*/*.log"))
-    assert codes == [0, 0], logs[-3000:]
-    return logs
+        nodes.append(start([*msrun, *command], tmp_path, **env))
+    codes = [p.wait(timeout=900) for p in nodes]
+    try:
+        codes.insert(0, scheduler.wait(timeout=60))
+    except subprocess.TimeoutExpired:  # it waits for the heartbeat of a node that died
+        scheduler.kill()
+        codes.insert(0, scheduler.wait())
+    assert not list(tmp_path.glob(f"{name}_node*/scheduler.log"))  # no node started a second one
+    return codes, {p.parent.name + "/" + p.name: p.read_text() for p in tmp_path.glob(f"{name}_*/*.log")}
 
 
 @pytest.mark.slow
-def test_msrun_across_two_nodes_trains_and_resumes(tmp_path):
-    common = ["-c", DEMO, *SMALL, "--num_samples", "16", "--batch_size", "4", "--mode", "1"]
-    logs = _two_nodes(tmp_path, "first", [*common, "--epoch_size", "1"])
-    assert "weights identical on 2 ranks" in logs  # checked, not only logged: a mismatch stops the run
-    assert (tmp_path / "ckpt" / "densenet121-1_4.ckpt").is_file()  # 16 images a rank (num_samples), batch 4
-    logs = _two_nodes(tmp_path, "resumed", [*common, "--epoch_size", "2", "--resume"])
-    assert "at epoch 1, step 0" in logs and "weights identical on 2 ranks" in logs
-    assert (tmp_path / "ckpt" / "densenet121-2_4.ckpt").is_file()
+def test_msrun_across_two_nodes_survives_a_dead_node_and_resumes(tmp_path):
+    """Node 0's worker is SIGKILLed at the end of epoch 1 (after its resume state): node 1 stops
+    within the rank timeout with one line; both nodes with --resume then finish the run with
+    identical weights on both ranks."""
+    args = [
+        "-c",
+        DEMO,
+        *SMALL,
+        "--num_samples",
+        "16",
+        "--batch_size",
+        "4",
+        "--mode",
+        "1",
+        "--epoch_size",
+        "2",
+    ]
+    kill = [ROOT / "tests" / "kill_at.py", "save_epoch", "1", ROOT / "train.py"]
+    codes, logs = _two_nodes(tmp_path, "killed", kill, args)
+    assert codes[1:] != [0, 0], logs
+    survivor = [line for line in logs["killed_node1/worker_1.log"].splitlines() if line.startswith("error:")]
+    assert len(survivor) == 1 and survivor[0].startswith("error: rank 0 (pid"), logs[
+        "killed_node1/worker_1.log"
+    ][-3000:]
+    assert "weights identical on 2 ranks" in logs["killed_node0/worker_0.log"]  # epoch 1 was checked
+    assert not (tmp_path / "ckpt" / "densenet121-1_4.ckpt").exists()  # 16 images a rank, batch 4
+
+    codes, logs = _two_nodes(tmp_path, "resumed", [ROOT / "train.py"], [*args, "--resume"])
+    assert codes == [0, 0, 0], logs
+    rank0 = logs["resumed_node0/worker_0.log"]
+    assert "at epoch 1, step 0" in rank0 and "weights identical on 2 ranks" in rank0
+    for epoch in (1, 2):  # epoch 1's checkpoint, which the kill kept from being written, too
+        assert (tmp_path / "ckpt" / f"densenet121-{epoch}_4.ckpt").is_file()
