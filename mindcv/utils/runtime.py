@@ -61,16 +61,14 @@ def enable_compile_cache(folder: Optional[Path]) -> None:
 
 
 def limit_onednn_isa() -> None:
-    """Cap MindSpore's oneDNN CPU kernels at AVX2 unless the user chose an ISA.
+    """Choose the CPU convolution path now, before the first CPU kernel: see mindcv/ops/native.py.
 
-    On the AVX-512/AMX Xeon this project is measured on, MindSpore 2.10's oneDNN AVX-512 path
-    runs a 3x3 convolution about 80x slower than its AVX2 path (6.7 s vs 0.076 s for
-    16x128x56x56), which made DenseNet training 10x slower. oneDNN reads the cap when it
-    creates its first kernel, so this must run before the first CPU operator executes.
-    Set ONEDNN_MAX_CPU_ISA yourself (e.g. to ALL) to opt out.
+    With the native oneDNN convolutions oneDNN stays uncapped; without them it is capped at AVX2
+    (its AVX-512 plain-layout convolution is the reference kernel), unless ONEDNN_MAX_CPU_ISA is set.
     """
-    isa = os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
-    os.environ.setdefault("DNNL_MAX_CPU_ISA", isa)
+    from ..ops.native import native_conv_library
+
+    native_conv_library()
 
 
 def resolve_device_target(device_target: str) -> str:
