@@ -60,15 +60,26 @@ def enable_compile_cache(folder: Optional[Path]) -> None:
         os.environ.update(MS_COMPILER_CACHE_ENABLE="1", MS_COMPILER_CACHE_PATH=str(folder))
 
 
-def limit_onednn_isa() -> None:
+def limit_onednn_isa() -> bool:
     """Choose the CPU convolution path now, before the first CPU kernel: see mindcv/ops/native.py.
 
-    With the native oneDNN convolutions oneDNN stays uncapped; without them it is capped at AVX2
-    (its AVX-512 plain-layout convolution is the reference kernel), unless ONEDNN_MAX_CPU_ISA is set.
+    With the native oneDNN convolutions (returns True) oneDNN stays uncapped; without them it is
+    capped at AVX2 (its AVX-512 plain-layout convolution is the reference kernel), unless
+    ONEDNN_MAX_CPU_ISA is set.
     """
     from ..ops.native import native_conv_library
 
-    native_conv_library()
+    return native_conv_library() is not None
+
+
+def _key_compile_cache_by_conv_path(native: bool) -> None:
+    """Keep graphs compiled on each convolution path apart: MindSpore's compile cache loaded the
+    custom-op graph into a fallback run (measured), and the other way round a built-in Conv2D
+    would run uncapped, on oneDNN's reference kernel."""
+    path = os.environ.get("MS_COMPILER_CACHE_PATH")
+    tag = "onednn-conv" if native else "builtin-conv"
+    if path and Path(path).name != tag:
+        os.environ["MS_COMPILER_CACHE_PATH"] = str(Path(path) / tag)
 
 
 def resolve_device_target(device_target: str) -> str:
@@ -102,11 +113,13 @@ def init_runtime(
     target = resolve_device_target(device_target)
     ms.set_device(target)
     ms.set_context(mode=mode)
-    if mode == 0:
-        enable_compile_cache(compile_cache)
+    native = False
     if target == "CPU":
-        limit_onednn_isa()
+        native = limit_onednn_isa()
         ms.device_context.cpu.op_tuning.threads_num(threads or os.cpu_count() or 1)
+    if mode == 0:
+        enable_compile_cache(compile_cache)  # or benchmark.py's, set before this process started
+        _key_compile_cache_by_conv_path(native)
     if deterministic:
         ms.set_deterministic(True)
     info = init_distributed(target) if distribute else DistributedInfo()

@@ -11,6 +11,7 @@ from mindspore import nn
 from mindcv.models import DenseNet, densenet
 from mindcv.ops import OneDNNConv2d, native, native_conv_library
 from mindcv.ops.selftest import conv_errors, relative_error
+from mindcv.utils import runtime
 from tests.scripts import run
 
 HERE = Path(__file__).resolve().parent
@@ -148,3 +149,14 @@ def test_the_library_is_built_and_self_tested_once(fresh_decision, monkeypatch):
     monkeypatch.delenv("_MINDCV_NATIVE_CONV_LIB")
     assert fresh_decision() == library
     assert "ONEDNN_MAX_CPU_ISA" not in native.os.environ
+
+
+def test_each_conv_path_has_its_own_compile_cache(monkeypatch, tmp_path):
+    """MindSpore's compile cache would load a graph compiled on the other path."""
+    monkeypatch.setenv("MS_COMPILER_CACHE_PATH", str(tmp_path))
+    for _ in range(2):  # idempotent: init_runtime may run more than once
+        runtime._key_compile_cache_by_conv_path(True)
+    assert runtime.os.environ["MS_COMPILER_CACHE_PATH"] == str(tmp_path / "onednn-conv")
+    monkeypatch.setenv("MS_COMPILER_CACHE_PATH", str(tmp_path))
+    runtime._key_compile_cache_by_conv_path(False)
+    assert runtime.os.environ["MS_COMPILER_CACHE_PATH"] == str(tmp_path / "builtin-conv")
