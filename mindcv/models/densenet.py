@@ -19,7 +19,7 @@ from mindspore import nn, ops
 from mindspore.common.initializer import HeNormal, Zero
 
 from ..data.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
-from ..ops import OneDNNConv2d, native_conv_library
+from ..ops import OneDNNConv2d, native_conv_bf16, native_conv_library
 from .registry import register_model
 
 _logger = logging.getLogger(__name__)
@@ -62,7 +62,14 @@ def _conv(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1
     library = native_conv_library() if ms.get_context("device_target") == "CPU" else None
     if library:
         return OneDNNConv2d(
-            library, in_channels, out_channels, kernel_size, stride, kernel_size // 2, weight_init=HeNormal()
+            library,
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            kernel_size // 2,
+            bf16=native_conv_bf16(),
+            weight_init=HeNormal(),
         )
     return nn.Conv2d(
         in_channels,
