@@ -43,6 +43,10 @@ class NativeUnavailable(Exception):
     """Why the native convolution cannot be used, with what to do about it."""
 
 
+class _Interrupted(NativeUnavailable):
+    """A build or self-test that did not finish (a busy machine, say): not kept as the build's verdict."""
+
+
 def cap_onednn_isa() -> None:
     """Cap MindSpore's oneDNN CPU kernels at AVX2 unless the user chose an ISA.
 
@@ -93,7 +97,7 @@ def _compile(cxx: list, lib_dir: Path, target: Path) -> None:
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise NativeUnavailable(f"{cxx[0]} could not build conv2d.cc ({exc})") from exc
+        raise _Interrupted(f"{cxx[0]} could not build conv2d.cc ({exc})") from exc
     if result.returncode != 0:
         partial.unlink(missing_ok=True)
         first = next((line for line in result.stderr.splitlines() if "error" in line), result.stderr.strip())
@@ -110,7 +114,7 @@ def _self_test(library: Path) -> None:
             command, capture_output=True, text=True, timeout=600, env=env, cwd=_HERE.parents[1]
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise NativeUnavailable(f"its self-test did not finish ({exc})") from exc
+        raise _Interrupted(f"its self-test did not finish ({exc})") from exc
     lines = (result.stdout + result.stderr).strip().splitlines()
     if result.returncode != 0 or not lines or lines[-1] != "ok":
         raise NativeUnavailable(
@@ -135,12 +139,14 @@ def _checked_library() -> Path:
         ) from exc
     with directory_lock(folder):
         if failed.exists():
-            raise NativeUnavailable(failed.read_text().strip())
+            raise NativeUnavailable(f"{failed.read_text().strip()} (kept verdict: delete {folder} to retry)")
         if not passed.exists():
             try:
                 if not library.exists():
                     _compile(cxx, lib_dir, library)
                 _self_test(library)
+            except _Interrupted:
+                raise
             except NativeUnavailable as exc:
                 failed.write_text(f"{exc}\n")  # once per build: later imports reuse the verdict
                 raise

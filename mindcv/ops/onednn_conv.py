@@ -11,7 +11,8 @@ from mindspore import nn, ops
 
 
 def _conv_ops(library: str, stride: int, padding: int):
-    """Forward, backward-data and backward-weights Custom ops for one stride and padding.
+    """The forward Custom op for one stride and padding; its bprop runs the backward-data and
+    backward-weights ops.
 
     The output-shape functions close over stride and padding; the library reads them from the
     int32 `cfg` input, because MindSpore 2.10 hands aot kernels default attribute values.
@@ -36,8 +37,7 @@ def _conv_ops(library: str, stride: int, padding: int):
     def bprop(x, w, cfg, out, dout):
         return backward_data(x, w, dout, cfg), backward_weights(x, w, dout, cfg), ops.zeros_like(cfg)
 
-    forward = ops.Custom(f"{library}:mindcv_conv_forward", forward_shape, dtype, func_type="aot", bprop=bprop)
-    return forward
+    return ops.Custom(f"{library}:mindcv_conv_forward", forward_shape, dtype, func_type="aot", bprop=bprop)
 
 
 class OneDNNConv2d(nn.Conv2d):

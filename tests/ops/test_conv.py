@@ -149,6 +149,11 @@ def test_a_failed_build_is_one_warning_and_the_avx2_cap(fresh_decision, monkeypa
     assert [r.getMessage().split(":")[0] for r in caplog.records] == ["mindcv"]
     assert "false failed to build conv2d.cc" in caplog.records[0].getMessage()
     assert native.os.environ["ONEDNN_MAX_CPU_ISA"] == "AVX2"
+    caplog.clear()
+    monkeypatch.setattr(native, "_compile", lambda *args: pytest.fail("a failed build is retried"))
+    with caplog.at_level(logging.WARNING, logger="mindcv.ops.native"):
+        assert fresh_decision() is None
+    assert "kept verdict: delete" in caplog.records[0].getMessage()
 
 
 @needs_native
