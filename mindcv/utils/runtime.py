@@ -75,9 +75,11 @@ def limit_onednn_isa() -> bool:
 def _key_compile_cache_by_conv_path(native: bool) -> None:
     """Keep graphs compiled on each convolution path apart: MindSpore's compile cache loaded the
     custom-op graph into a fallback run (measured), and the other way round a built-in Conv2D
-    would run uncapped, on oneDNN's reference kernel."""
+    would run uncapped, on oneDNN's reference kernel. bf16 is in the graph too (a constant)."""
+    from ..ops.native import native_conv_bf16
+
     path = os.environ.get("MS_COMPILER_CACHE_PATH")
-    tag = "onednn-conv" if native else "builtin-conv"
+    tag = ("onednn-bf16-conv" if native_conv_bf16() else "onednn-conv") if native else "builtin-conv"
     if path and Path(path).name != tag:
         os.environ["MS_COMPILER_CACHE_PATH"] = str(Path(path) / tag)
 

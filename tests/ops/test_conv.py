@@ -180,3 +180,7 @@ def test_each_conv_path_has_its_own_compile_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("MS_COMPILER_CACHE_PATH", str(tmp_path))
     runtime._key_compile_cache_by_conv_path(False)
     assert runtime.os.environ["MS_COMPILER_CACHE_PATH"] == str(tmp_path / "builtin-conv")
+    monkeypatch.setenv("MS_COMPILER_CACHE_PATH", str(tmp_path))
+    monkeypatch.setenv("MINDCV_NATIVE_CONV", "bf16")
+    runtime._key_compile_cache_by_conv_path(True)
+    assert runtime.os.environ["MS_COMPILER_CACHE_PATH"] == str(tmp_path / "onednn-bf16-conv")
