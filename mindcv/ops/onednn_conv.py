@@ -44,8 +44,9 @@ class OneDNNConv2d(nn.Conv2d):
     """A bias-free, ungrouped, undilated `nn.Conv2d(pad_mode="pad")` computed by oneDNN's blocked kernels.
 
     It keeps nn.Conv2d's `weight` parameter (name, shape, OIHW layout), so checkpoints load on
-    either path. `bf16=True` runs the convolution in bfloat16 (AMX) on float32 tensors. Inputs
-    that are not float32, and every input inside `builtin_convolutions`, go to nn.Conv2d's kernel.
+    either path. `bf16=True` runs the convolution in bfloat16 (AVX512_BF16 or AMX) on float32
+    tensors. Float16 inputs (mixed precision) are computed in float32 and cast back: nn.Conv2d's
+    kernel would be the slow plain-layout one. Inside `builtin_convolutions` nn.Conv2d's runs.
     """
 
     def __init__(
@@ -74,8 +75,11 @@ class OneDNNConv2d(nn.Conv2d):
         self.use_builtin = False
 
     def construct(self, x):
-        if self.use_builtin or x.dtype != ms.float32:
+        if self.use_builtin:
             return super().construct(x)
+        if x.dtype != ms.float32:
+            y = self.native_conv(x.astype(ms.float32), self.weight.astype(ms.float32), self.cfg)
+            return y.astype(x.dtype)
         return self.native_conv(x, self.weight, self.cfg)
 
 

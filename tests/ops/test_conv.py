@@ -67,6 +67,22 @@ def test_bf16_values_and_gradients_are_close_to_nn_conv2d(mode, config):
 
 
 @needs_native
+def test_float16_inputs_are_computed_in_float32(mode):
+    """Mixed precision hands float16 tensors: nn.Conv2d would run them on the plain-layout kernel."""
+    conv = OneDNNConv2d(native_conv_library(), 16, 8, 3, padding=1)
+    x = ms.Tensor(np.random.RandomState(3).randn(2, 16, 32, 32).astype(np.float32))
+    y16 = conv(x.astype(ms.float16))
+    assert y16.dtype == ms.float16
+    assert relative_error(y16.asnumpy(), conv(x).asnumpy()) <= 2e-3
+
+    def total(x):
+        return conv(x).sum()
+
+    dx = ms.grad(total)(x.astype(ms.float16))
+    assert dx.dtype == ms.float16 and np.isfinite(dx.asnumpy()).all()
+
+
+@needs_native
 def test_densenet_uses_it_and_trains_in_train_one_step_cell(mode):
     model = tiny()
     assert all(
