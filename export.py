@@ -49,6 +49,8 @@ def check_onnx(path: Path, network, sample: np.ndarray) -> str:
 def main(args) -> None:
     import mindspore as ms
 
+    from mindcv.ops import builtin_convolutions
+
     init_runtime(1, args.device_target)  # PyNative: ms.export builds its own graph either way
     if args.format == "AIR" and ms.get_context("device_target") != "Ascend":
         raise MindCVError("AIR export needs an Ascend device; use --format MINDIR or ONNX here")
@@ -61,7 +63,8 @@ def main(args) -> None:
     stem = output.with_name(f".{output.name}.tmp{os.getpid()}")
     written = stem.with_name(stem.name + SUFFIXES[args.format])  # ms.export appends the suffix
     try:
-        ms.export(network, ms.Tensor(sample), file_name=str(stem), file_format=args.format)
+        with builtin_convolutions(network):  # the file holds standard Conv2D operators
+            ms.export(network, ms.Tensor(sample), file_name=str(stem), file_format=args.format)
         verdict = check_onnx(written, network, sample) if args.format == "ONNX" else ""
         os.replace(written, output)
     finally:

@@ -18,7 +18,11 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["mindcv", "mindcv.*"]),
-    package_data={"mindcv.data": ["imagenet_classes.txt"]},
+    package_data={
+        "mindcv.data": ["imagenet_classes.txt"],
+        # Compiled at first use against MindSpore's own oneDNN (mindcv/ops/native.py).
+        "mindcv.ops": ["conv2d.cc", "third_party/*.txt", "third_party/*.md", "third_party/oneapi/dnnl/*"],
+    },
     python_requires=">=3.9",
     install_requires=REQUIREMENTS,
     extras_require={

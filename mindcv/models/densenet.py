@@ -1,11 +1,13 @@
 """DenseNet-121/161/169/201 (Huang et al., "Densely Connected Convolutional Networks", 2016).
 
 Parameter names and shapes equal MindCV's, so its published checkpoints load unchanged; trainable
-parameter counts equal torchvision's. Two MindSpore 2.10 facts shape the code:
+parameter counts equal torchvision's. Three MindSpore 2.10 facts shape the code:
 - the stem max-pool is a zero border then an unpadded 3x3/2 pool (equal to -inf padding after
   ReLU); `MaxPool2d(pad_mode="pad")` lowers to MaxPool3DWithArgmax, which ONNX cannot export, and
   the CPU `Pad` kernel took 354 ms of a 4.4 s DenseNet-121 train step, so the border is concatenated;
-- concatenation uses a `Concat` primitive instance: functional `ops.concat` breaks O1 mixed precision.
+- concatenation uses a `Concat` primitive instance: functional `ops.concat` breaks O1 mixed precision;
+- on CPU the convolutions are `mindcv.ops.OneDNNConv2d` (oneDNN's blocked-layout kernels), chosen when this
+  module is imported, before any CPU kernel runs (mindcv/ops/native.py says why that moment).
 """
 
 import logging
@@ -17,6 +19,7 @@ from mindspore import nn, ops
 from mindspore.common.initializer import HeNormal, Zero
 
 from ..data.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from ..ops import OneDNNConv2d, native_conv_bf16, native_conv_library
 from .factory import load_weights
 from .registry import register_model
 
@@ -52,7 +55,23 @@ default_cfgs = {
 }
 
 
+if ms.get_context("device_target") == "CPU":
+    native_conv_library()  # decide now: falling back caps oneDNN, which must precede the first kernel
+
+
 def _conv(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1) -> nn.Conv2d:
+    library = native_conv_library() if ms.get_context("device_target") == "CPU" else None
+    if library:
+        return OneDNNConv2d(
+            library,
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            kernel_size // 2,
+            bf16=native_conv_bf16(),
+            weight_init=HeNormal(),
+        )
     return nn.Conv2d(
         in_channels,
         out_channels,
@@ -89,15 +108,19 @@ class _RecomputedBottleneck(nn.Cell):
     `BatchNorm2d` cell would update them twice per step.
     """
 
-    def __init__(self, eps: float):
+    def __init__(self, eps: float, conv: nn.Conv2d):
         super().__init__()
         self.eps = eps
+        self.native_conv = getattr(conv, "native_conv", None)  # the conv's own kernel, not its parameter
+        self.cfg = getattr(conv, "cfg", None)
         self.recompute()
 
     def construct(self, x, mean, var, gamma, beta, weight):
         scale = gamma * ops.rsqrt(var + self.eps)
         shift = beta - mean * scale
         x = ops.relu(x * scale.reshape(1, -1, 1, 1) + shift.reshape(1, -1, 1, 1))
+        if self.native_conv is not None:
+            return self.native_conv(x, weight, self.cfg)
         return ops.conv2d(x, weight)
 
 
@@ -121,7 +144,9 @@ class _DenseLayer(nn.Cell):
         self.conv2 = _conv(bn_size * growth_rate, growth_rate, 3)
         self.dropout = nn.Dropout(p=drop_rate) if drop_rate > 0 else nn.Identity()
         self.memory_efficient = memory_efficient
-        self.recomputed_bottleneck = _RecomputedBottleneck(self.norm1.eps) if memory_efficient else None
+        self.recomputed_bottleneck = (
+            _RecomputedBottleneck(self.norm1.eps, self.conv1) if memory_efficient else None
+        )
 
     def bottleneck(self, x):
         if self.memory_efficient and self.training:

@@ -20,6 +20,8 @@ def onnxruntime_forward(network, sample: np.ndarray, threads: int = 0) -> Callab
     """`batch -> logits` of `network`, exported for inputs of `sample`'s shape and run by onnxruntime."""
     import mindspore as ms
 
+    from ..ops import builtin_convolutions
+
     try:
         import onnxruntime
     except ImportError:
@@ -27,7 +29,8 @@ def onnxruntime_forward(network, sample: np.ndarray, threads: int = 0) -> Callab
     folder = tempfile.mkdtemp()
     try:
         stem = os.path.join(folder, "model")
-        ms.export(network, ms.Tensor(sample), file_name=stem, file_format="ONNX")
+        with builtin_convolutions(network):
+            ms.export(network, ms.Tensor(sample), file_name=stem, file_format="ONNX")
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1

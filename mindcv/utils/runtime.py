@@ -60,17 +60,28 @@ def enable_compile_cache(folder: Optional[Path]) -> None:
         os.environ.update(MS_COMPILER_CACHE_ENABLE="1", MS_COMPILER_CACHE_PATH=str(folder))
 
 
-def limit_onednn_isa() -> None:
-    """Cap MindSpore's oneDNN CPU kernels at AVX2 unless the user chose an ISA.
+def limit_onednn_isa() -> bool:
+    """Choose the CPU convolution path now, before the first CPU kernel: see mindcv/ops/native.py.
 
-    On the AVX-512/AMX Xeon this project is measured on, MindSpore 2.10's oneDNN AVX-512 path
-    runs a 3x3 convolution about 80x slower than its AVX2 path (6.7 s vs 0.076 s for
-    16x128x56x56), which made DenseNet training 10x slower. oneDNN reads the cap when it
-    creates its first kernel, so this must run before the first CPU operator executes.
-    Set ONEDNN_MAX_CPU_ISA yourself (e.g. to ALL) to opt out.
+    With the native oneDNN convolutions (returns True) oneDNN stays uncapped; without them it is
+    capped at AVX2 (its AVX-512 plain-layout convolution is the reference kernel), unless
+    ONEDNN_MAX_CPU_ISA is set.
     """
-    isa = os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
-    os.environ.setdefault("DNNL_MAX_CPU_ISA", isa)
+    from ..ops.native import native_conv_library
+
+    return native_conv_library() is not None
+
+
+def _key_compile_cache_by_conv_path(native: bool) -> None:
+    """Keep graphs compiled on each convolution path apart: MindSpore's compile cache loaded the
+    custom-op graph into a fallback run (measured), and the other way round a built-in Conv2D
+    would run uncapped, on oneDNN's reference kernel. bf16 is in the graph too (a constant)."""
+    from ..ops.native import native_conv_bf16
+
+    path = os.environ.get("MS_COMPILER_CACHE_PATH")
+    tag = ("onednn-bf16-conv" if native_conv_bf16() else "onednn-conv") if native else "builtin-conv"
+    if path and Path(path).name != tag:
+        os.environ["MS_COMPILER_CACHE_PATH"] = str(Path(path) / tag)
 
 
 def resolve_device_target(device_target: str) -> str:
@@ -104,11 +115,13 @@ def init_runtime(
     target = resolve_device_target(device_target)
     ms.set_device(target)
     ms.set_context(mode=mode)
-    if mode == 0:
-        enable_compile_cache(compile_cache)
+    native = False
     if target == "CPU":
-        limit_onednn_isa()
+        native = limit_onednn_isa()
         ms.device_context.cpu.op_tuning.threads_num(threads or os.cpu_count() or 1)
+    if mode == 0:
+        enable_compile_cache(compile_cache)  # or benchmark.py's, set before this process started
+        _key_compile_cache_by_conv_path(native)
     if deterministic:
         ms.set_deterministic(True)
     info = init_distributed(target) if distribute else DistributedInfo()

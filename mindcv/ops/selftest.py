@@ -1,0 +1,76 @@
+"""`python -m mindcv.ops.selftest LIBRARY`: check a built conv2d library against nn.Conv2d.
+
+Run by native.py in a child process once per build; the last line printed is `ok` or the reason.
+"""
+
+import ctypes
+import sys
+
+import numpy as np
+
+DNNL_RUNTIME_THREADPOOL = 8
+# DenseNet's convolutions: (in, out, kernel, stride, padding).
+CONFIGS = ((3, 8, 7, 2, 3), (8, 4, 3, 1, 1), (8, 8, 1, 1, 0))
+TOLERANCE = 1e-5
+
+
+def relative_error(a, b) -> float:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30))
+
+
+def conv_errors(native, builtin, x, dy):
+    """Relative L2 errors of native vs builtin cells (same weight) in y, dx and dw."""
+    import mindspore as ms
+    from mindspore import nn
+
+    class Loss(nn.Cell):
+        def __init__(self, conv):
+            super().__init__()
+            self.conv = conv
+
+        def construct(self, x, dy):
+            y = self.conv(x)
+            return (y * dy).sum(), y
+
+    results = []
+    for cell in (native, builtin):
+        grad = ms.value_and_grad(Loss(cell), grad_position=0, weights=cell.trainable_params(), has_aux=True)
+        (_, y), (dx, (dw,)) = grad(x, dy)
+        results.append((y.asnumpy(), dx.asnumpy(), dw.asnumpy()))
+    return [relative_error(a, b) for a, b in zip(*results)]
+
+
+def check(library: str) -> str:
+    version = (ctypes.c_int * 4)()
+    ctypes.CDLL(library).mindcv_dnnl_version(version)
+    major, minor, patch, runtime = version
+    if major != 3 or runtime != DNNL_RUNTIME_THREADPOOL:
+        return (
+            f"MindSpore's oneDNN is {major}.{minor}.{patch} with CPU runtime {runtime}, need 3.x THREADPOOL"
+        )
+
+    import mindspore as ms
+    from mindspore import nn
+
+    from .onednn_conv import OneDNNConv2d
+
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    ms.set_device("CPU")
+    rng = np.random.default_rng(0)
+    for cin, cout, k, stride, pad in CONFIGS:
+        native = OneDNNConv2d(library, cin, cout, k, stride=stride, padding=pad)
+        builtin = nn.Conv2d(cin, cout, k, stride=stride, pad_mode="pad", padding=pad, has_bias=False)
+        builtin.weight.set_data(native.weight.value())
+        x = ms.Tensor(rng.standard_normal((2, cin, 13, 13)), ms.float32)
+        dy = ms.Tensor(rng.standard_normal(native(x).shape), ms.float32)
+        errors = conv_errors(native, builtin, x, dy)
+        if max(errors) > TOLERANCE:
+            return f"{k}x{k}/{stride} relative errors (y, dx, dw) {errors}"
+    return "ok"
+
+
+if __name__ == "__main__":
+    verdict = check(sys.argv[1])
+    print(verdict)
+    sys.exit(verdict != "ok")

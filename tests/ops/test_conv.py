@@ -1,0 +1,202 @@
+"""The native oneDNN convolution (mindcv/ops) against nn.Conv2d, and the fallback without it."""
+
+import logging
+from pathlib import Path
+
+import mindspore as ms
+import numpy as np
+import pytest
+from mindspore import nn
+
+from mindcv.models import DenseNet, densenet
+from mindcv.ops import OneDNNConv2d, native, native_conv_library
+from mindcv.ops.selftest import conv_errors, relative_error
+from mindcv.utils import runtime
+from tests.scripts import run
+
+HERE = Path(__file__).resolve().parent
+TOLERANCE = 1e-5
+# DenseNet's convolutions: (in, out, kernel, stride, padding).
+CONFIGS = {"stem7x7s2": (3, 8, 7, 2, 3), "3x3": (16, 8, 3, 1, 1), "1x1": (16, 8, 1, 1, 0)}
+WARNING = "mindcv: fast oneDNN CPU convolutions unavailable"
+
+needs_native = pytest.mark.skipif(
+    native_conv_library() is None, reason="native convolution unavailable (see the warning above)"
+)
+
+
+def tiny() -> DenseNet:
+    return DenseNet(growth_rate=4, block_config=(2, 2), num_init_features=8, bn_size=2, num_classes=5)
+
+
+def batch(seed=0):
+    rng = np.random.RandomState(seed)
+    return ms.Tensor(rng.randn(4, 3, 32, 32).astype(np.float32)), ms.Tensor(
+        rng.randint(0, 5, 4).astype(np.int32)
+    )
+
+
+@needs_native
+@pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS)
+def test_values_and_gradients_match_nn_conv2d(mode, config):
+    cin, cout, k, stride, pad = config
+    conv = OneDNNConv2d(native_conv_library(), cin, cout, k, stride=stride, padding=pad)
+    builtin = nn.Conv2d(cin, cout, k, stride=stride, pad_mode="pad", padding=pad, has_bias=False)
+    builtin.weight.set_data(conv.weight.value())
+    rng = np.random.RandomState(1)
+    x = ms.Tensor(rng.randn(2, cin, 32, 32).astype(np.float32))
+    dy = ms.Tensor(rng.randn(*conv(x).shape).astype(np.float32))
+    assert conv(x).shape == builtin(x).shape
+    errors = conv_errors(conv, builtin, x, dy)
+    assert max(errors) <= TOLERANCE, f"relative errors (y, dx, dw): {errors}"
+
+
+@needs_native
+@pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS)
+def test_bf16_values_and_gradients_are_close_to_nn_conv2d(mode, config):
+    """bfloat16 keeps 8 significant bits: about 3e-3 relative error measured."""
+    cin, cout, k, stride, pad = config
+    conv = OneDNNConv2d(native_conv_library(), cin, cout, k, stride=stride, padding=pad, bf16=True)
+    builtin = nn.Conv2d(cin, cout, k, stride=stride, pad_mode="pad", padding=pad, has_bias=False)
+    builtin.weight.set_data(conv.weight.value())
+    rng = np.random.RandomState(2)
+    x = ms.Tensor(rng.randn(2, cin, 32, 32).astype(np.float32))
+    dy = ms.Tensor(rng.randn(*conv(x).shape).astype(np.float32))
+    errors = conv_errors(conv, builtin, x, dy)
+    assert 1e-4 < max(errors) <= 1e-2, f"relative errors (y, dx, dw): {errors}"
+
+
+@needs_native
+def test_float16_inputs_are_computed_in_float32(mode):
+    """Mixed precision hands float16 tensors: nn.Conv2d would run them on the plain-layout kernel."""
+    conv = OneDNNConv2d(native_conv_library(), 16, 8, 3, padding=1)
+    x = ms.Tensor(np.random.RandomState(3).randn(2, 16, 32, 32).astype(np.float32))
+    y16 = conv(x.astype(ms.float16))
+    assert y16.dtype == ms.float16
+    assert relative_error(y16.asnumpy(), conv(x).asnumpy()) <= 2e-3
+
+    def total(x):
+        return conv(x).sum()
+
+    dx = ms.grad(total)(x.astype(ms.float16))
+    assert dx.dtype == ms.float16 and np.isfinite(dx.asnumpy()).all()
+
+
+@needs_native
+def test_densenet_uses_it_and_trains_in_train_one_step_cell(mode):
+    model = tiny()
+    assert all(
+        isinstance(getattr(c, "conv", c), OneDNNConv2d) for n, c in model.cells_and_names() if "conv" in n
+    )
+    x, labels = batch()
+    step = nn.TrainOneStepCell(
+        nn.WithLossCell(model, nn.CrossEntropyLoss()), nn.SGD(model.trainable_params(), 0.1)
+    )
+    losses = [float(step(x, labels).asnumpy()) for _ in range(4)]
+    assert losses[-1] < losses[0], losses
+
+
+@needs_native
+def test_checkpoints_interchange_with_the_builtin_path(tmp_path, monkeypatch):
+    fast = tiny()
+    monkeypatch.setattr(densenet, "native_conv_library", lambda: None)
+    builtin = tiny()
+    assert not any(isinstance(c, OneDNNConv2d) for _, c in builtin.cells_and_names())
+    x, _ = batch()
+    for source, target in ((fast, builtin), (builtin, fast)):
+        ms.save_checkpoint(source, str(tmp_path / "w.ckpt"))
+        missing, unexpected = ms.load_param_into_net(target, ms.load_checkpoint(str(tmp_path / "w.ckpt")))
+        assert not missing and not unexpected
+        source.set_train(False)
+        target.set_train(False)
+        assert relative_error(target(x).asnumpy(), source(x).asnumpy()) <= TOLERANCE
+
+
+def probe(tmp_path, name, ckpt, **env):
+    result = run(["python", HERE / "probe.py", tmp_path / f"{name}.npz", ckpt], cwd=tmp_path, **env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return dict(np.load(tmp_path / f"{name}.npz")), result.stderr
+
+
+@needs_native
+def test_whole_network_gradients_equal_the_fallback_process(tmp_path):
+    """The path is chosen at import, so each runs in its own process, the second loading the first's weights.
+
+    All gradients are compared as one vector, and each convolution's weight gradient on its own:
+    a few BN gradients are ~1e-6 (cancellation), where float32 rounding alone is a 4% difference.
+    """
+    ckpt = tmp_path / "tiny.ckpt"
+    fast, _ = probe(tmp_path, "fast", ckpt)
+    slow, stderr = probe(tmp_path, "slow", ckpt, MINDCV_NATIVE_CONV="0")
+    assert fast["native"] and fast["isa"] == ""
+    assert not slow["native"] and slow["isa"] == "AVX2"
+    assert stderr.count(WARNING) == 1 and "MINDCV_NATIVE_CONV=0" in stderr
+    grads = sorted(key for key in fast if key.startswith("grad:"))
+    assert grads == sorted(key for key in slow if key.startswith("grad:"))
+    everything = [np.concatenate([arrays[k].ravel() for k in grads]) for arrays in (fast, slow)]
+    assert relative_error(*everything) <= TOLERANCE
+    for key in ["logits", *(k for k in grads if "conv" in k)]:
+        assert relative_error(fast[key], slow[key]) <= TOLERANCE, key
+    np.testing.assert_allclose(fast["losses"], slow["losses"], rtol=1e-5)
+
+
+def test_without_a_compiler_warns_once_and_trains_on_the_builtin_path(tmp_path):
+    result, stderr = probe(tmp_path, "nocxx", tmp_path / "tiny.ckpt", CXX=str(tmp_path / "no-such-g++"))
+    assert not result["native"] and result["isa"] == "AVX2"
+    warnings = [line for line in stderr.splitlines() if WARNING in line]
+    assert len(warnings) == 1 and "install g++" in warnings[0], stderr
+    assert "Traceback" not in stderr
+    assert result["losses"][-1] < result["losses"][0]
+
+
+@pytest.fixture
+def fresh_decision(monkeypatch, tmp_path):
+    """The uncached decision in an empty MINDCV_HOME, the environment it changes restored afterwards."""
+    for name in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "_MINDCV_NATIVE_CONV_LIB", "CXX"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MINDCV_HOME", str(tmp_path))
+    return native_conv_library.__wrapped__
+
+
+def test_a_failed_build_is_one_warning_and_the_avx2_cap(fresh_decision, monkeypatch, caplog):
+    monkeypatch.setenv("CXX", "false")  # a "compiler" that always fails
+    with caplog.at_level(logging.WARNING, logger="mindcv.ops.native"):
+        assert fresh_decision() is None
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == ["mindcv"]
+    assert "false failed to build conv2d.cc" in caplog.records[0].getMessage()
+    assert native.os.environ["ONEDNN_MAX_CPU_ISA"] == "AVX2"
+    caplog.clear()
+    monkeypatch.setattr(native, "_compile", lambda *args: pytest.fail("a failed build is retried"))
+    with caplog.at_level(logging.WARNING, logger="mindcv.ops.native"):
+        assert fresh_decision() is None
+    assert "kept verdict: delete" in caplog.records[0].getMessage()
+
+
+@needs_native
+def test_the_library_is_built_and_self_tested_once(fresh_decision, monkeypatch):
+    library = fresh_decision()
+    assert library and (Path(library).parent / "passed").exists()
+
+    def fail(*args):
+        raise AssertionError("rebuilt or retested")
+
+    monkeypatch.setattr(native, "_compile", fail)
+    monkeypatch.setattr(native, "_self_test", fail)
+    monkeypatch.delenv("_MINDCV_NATIVE_CONV_LIB")
+    assert fresh_decision() == library
+    assert "ONEDNN_MAX_CPU_ISA" not in native.os.environ
+
+
+def test_each_conv_path_has_its_own_compile_cache(monkeypatch, tmp_path):
+    """MindSpore's compile cache would load a graph compiled on the other path."""
+    monkeypatch.setenv("MS_COMPILER_CACHE_PATH", str(tmp_path))
+    for _ in range(2):  # idempotent: init_runtime may run more than once
+        runtime._key_compile_cache_by_conv_path(True)
+    assert runtime.os.environ["MS_COMPILER_CACHE_PATH"] == str(tmp_path / "onednn-conv")
+    monkeypatch.setenv("MS_COMPILER_CACHE_PATH", str(tmp_path))
+    runtime._key_compile_cache_by_conv_path(False)
+    assert runtime.os.environ["MS_COMPILER_CACHE_PATH"] == str(tmp_path / "builtin-conv")
+    monkeypatch.setenv("MS_COMPILER_CACHE_PATH", str(tmp_path))
+    monkeypatch.setenv("MINDCV_NATIVE_CONV", "bf16")
+    runtime._key_compile_cache_by_conv_path(True)
+    assert runtime.os.environ["MS_COMPILER_CACHE_PATH"] == str(tmp_path / "onednn-bf16-conv")
