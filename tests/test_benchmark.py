@@ -134,6 +134,10 @@ def test_pynative_run_with_onnxruntime_row_and_torchvision_comparison(tmp_path):
 
     assert re.search(r"\| CPU \| densenet121 \| O0 \| [\d,]+ \| [\d,.]+ \| — \| — \|", result.stdout)
     assert re.search(r"\| torchvision \| eager \| O0 \| [\d,.]+ \|", result.stdout)
+    from mindcv.ops import conv_path
+
+    assert ours["conv_path"] == conv_path() and theirs["conv_path"] is None  # the path this machine has
+    assert f"| mindspore ({conv_path()}) | pynative | O0 |" in result.stdout
     assert re.search(r"\| pynative \| O0 \|( [\d.]+x \|){4}", result.stdout)
 
     exported = report["results"][1]  # inference only: the model as export.py writes it, in onnxruntime

@@ -1,12 +1,13 @@
 """Native CPU operators: oneDNN blocked-layout convolutions as MindSpore custom ops."""
 
-from .native import cap_onednn_isa, native_conv_bf16, native_conv_library
+from .native import cap_onednn_isa, conv_path, native_conv_bf16, native_conv_library
 from .onednn_conv import OneDNNConv2d, builtin_convolutions
 
 __all__ = [
     "OneDNNConv2d",
     "builtin_convolutions",
     "cap_onednn_isa",
+    "conv_path",
     "native_conv_bf16",
     "native_conv_library",
 ]

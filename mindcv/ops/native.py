@@ -29,7 +29,7 @@ from typing import Optional
 
 from ..utils.download import directory_lock, get_mindcv_home
 
-__all__ = ["NativeUnavailable", "cap_onednn_isa", "native_conv_bf16", "native_conv_library"]
+__all__ = ["NativeUnavailable", "cap_onednn_isa", "conv_path", "native_conv_bf16", "native_conv_library"]
 
 _HERE = Path(__file__).resolve().parent
 _SOURCE = _HERE / "conv2d.cc"
@@ -178,3 +178,14 @@ def native_conv_bf16() -> bool:
     An experiment for CPUs with AVX512_BF16 or AMX: relative error about 3e-3 against float32.
     """
     return os.environ.get("MINDCV_NATIVE_CONV") == "bf16"
+
+
+def conv_path() -> str:
+    """The kernels DenseNet's convolutions run on in this process, as reports name them."""
+    import mindspore as ms
+
+    if ms.get_context("device_target") != "CPU":
+        return "MindSpore Conv2D"
+    if native_conv_library() is None:
+        return "built-in Conv2D, AVX2 cap"
+    return "oneDNN blocked " + ("bf16" if native_conv_bf16() else "fp32")

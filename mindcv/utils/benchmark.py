@@ -202,7 +202,13 @@ def measure(spec: dict) -> Dict[str, object]:
     elif spec["framework"] == "mindspore":
         import mindspore as ms
 
-        result.update(device=ms.get_context("device_target"), version=f"mindspore {ms.__version__}")
+        from ..ops import conv_path
+
+        result.update(
+            device=ms.get_context("device_target"),
+            version=f"mindspore {ms.__version__}",
+            conv_path=conv_path(),
+        )
     else:
         import torch
         import torchvision
@@ -262,6 +268,7 @@ def _summary(tasks: Dict[str, dict], device_num: int) -> Dict[str, object]:
         "train_peak_rss_mb": train and train["peak_rss_mb"],
         "infer_ms_batch1": tasks["latency"]["median_s"] * 1000,
         "infer_images_per_s": tasks["throughput"]["images_per_s"],
+        "conv_path": tasks["latency"].get("conv_path"),  # MindSpore rows: which convolution kernels ran
     }
 
 
@@ -389,7 +396,7 @@ def format_report(report: dict) -> str:
         cache = row["tasks"].get("train", {}).get("compile_cache")
         compile_s = _cell(row["train_compile_s"]) + (" (cached)" if cache and cache["warm"] else "")
         cells = [
-            row["framework"],
+            row["framework"] + (f" ({row['conv_path']})" if row.get("conv_path") else ""),
             row["mode"],
             row["amp_level"],
             _cell(row["train_images_per_s"], 2),
