@@ -214,15 +214,16 @@ def main(args) -> None:
     if path is not None:
         position = RunPosition.from_saved(checkpoints.load_resume_state(train_step, path))
         _logger.info("resumed from %s at epoch %d, step %d", path, position.epoch, position.step_in_epoch)
+    files = {name: ckpt_dir / name for name in ("config.yaml", CLASS_NAMES_FILE, "metrics.csv", "curves.png")}
     if dist.is_main:  # rank 0 alone writes files
         # What a kill in the middle of a write left behind.
-        remove_temporaries(ckpt_dir, (args.model, "config", "classes", "metrics", "curves"))
+        remove_temporaries(ckpt_dir, [args.model, *(path.stem for path in files.values())])
         # infer.py names the classes of this run's checkpoints from it.
-        save_class_names(ckpt_dir / CLASS_NAMES_FILE, get_class_names(train_loader))
-    save_args(args, str(ckpt_dir / "config.yaml"), dist.rank)
+        save_class_names(files[CLASS_NAMES_FILE], get_class_names(train_loader))
+    save_args(args, str(files["config.yaml"]), dist.rank)
     metrics = MetricsLog(
-        ckpt_dir / "metrics.csv" if args.metrics_csv else None,
-        ckpt_dir / "curves.png" if args.plot else None,
+        files["metrics.csv"] if args.metrics_csv else None,
+        files["curves.png"] if args.plot else None,
         resume_epoch=position.epoch,
     )
     trainer = Trainer(
