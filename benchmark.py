@@ -16,6 +16,7 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 
+from mindcv.amp import AMP_LEVELS  # noqa: E402
 from mindcv.utils.atomic import atomic_write_bytes  # noqa: E402
 from mindcv.utils.benchmark import benchmark, format_report  # noqa: E402
 from mindcv.utils.cli import run_script  # noqa: E402
@@ -43,7 +44,12 @@ def parse_args(argv):
         help="0 = Graph, 1 = PyNative (default: 0)",
     )
     parser.add_argument(
-        "--amp_level", nargs="+", choices=("O0", "O1", "O2", "O3"), default=["O0"], help="(default: O0)"
+        "--amp_level",
+        nargs="+",
+        choices=AMP_LEVELS,
+        default=["O0"],
+        help="mixed-precision levels to time (train.py's --amp_level); with --compare, bf16 also "
+        "times torchvision under bfloat16 autocast (default: O0)",
     )
     parser.add_argument(
         "--image_size", type=_positive, default=224, help="input side in pixels (default: 224)"
@@ -65,7 +71,7 @@ def parse_args(argv):
     parser.add_argument("--device_num", type=_positive, default=1, help="devices the s/epoch figure assumes")
     parser.add_argument("--memory_efficient", action="store_true", help="recompute bottlenecks in backward")
     parser.add_argument(
-        "--compare", choices=("torchvision",), help="also time torchvision's model of that name"
+        "--compare", choices=("torchvision",), help="also time torchvision's model of that name (fp32 eager)"
     )
     parser.add_argument(
         "--onnxruntime",

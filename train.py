@@ -12,6 +12,7 @@ import logging  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from config import parse_args, save_args, user_set  # noqa: E402
+from mindcv.amp import needs_loss_scale  # noqa: E402
 from mindcv.data import create_dataset, create_loader, create_transforms, get_class_names  # noqa: E402
 from mindcv.data.class_names import CLASS_NAMES_FILE, save_class_names  # noqa: E402
 from mindcv.loss import create_loss  # noqa: E402
@@ -164,7 +165,8 @@ def build_train_step(args, dist, steps_per_epoch: int):
         eps=args.eps,
         checkpoint_path=args.ckpt_path if args.resume_opt else "",
     )
-    dynamic = args.loss_scale_type == "dynamic" or (args.loss_scale_type == "auto" and args.amp_level != "O0")
+    auto_dynamic = args.loss_scale_type == "auto" and needs_loss_scale(args.amp_level)
+    dynamic = args.loss_scale_type == "dynamic" or auto_dynamic
     train_step = create_trainer(
         network,
         loss,

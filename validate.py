@@ -13,6 +13,7 @@ import json  # noqa: E402
 import logging  # noqa: E402
 
 from config import parse_args  # noqa: E402
+from mindcv.amp import apply_mixed_precision  # noqa: E402
 from mindcv.models import create_model, get_pretrained_cfg, load_weights  # noqa: E402
 from mindcv.utils.atomic import atomic_write_bytes  # noqa: E402
 from mindcv.utils.cli import run_script  # noqa: E402
@@ -37,10 +38,7 @@ def main(args) -> None:
     load_weights(
         network, args.model, args.pretrained, args.ckpt_path, args.in_channels, new_head=False, ema=args.ema
     )
-    if args.val_amp_level != "O0":
-        import mindspore as ms
-
-        ms.amp.auto_mixed_precision(network, args.val_amp_level)
+    apply_mixed_precision(network, args.val_amp_level)
     result = evaluate(network, loader, distributed=dist.distributed, progress=dist.is_main)
     if not dist.is_main:
         return

@@ -349,6 +349,7 @@ def test_names_are_case_insensitive_and_canonical():
     )
     assert (args.opt, args.device_target, args.amp_level, args.loss) == ("adamw", "CPU", "O2", "CE")
     assert args.scheduler == "step_decay"
+    assert config.parse_args(["--amp_level", "BF16", "--val_amp_level", "bf16"]).amp_level == "bf16"
 
 
 def test_none_values(tmp_path):

@@ -1,7 +1,7 @@
 """Native CPU operators: oneDNN blocked-layout convolutions as MindSpore custom ops."""
 
 from .native import cap_onednn_isa, conv_path, native_conv_bf16, native_conv_library
-from .onednn_conv import OneDNNConv2d, builtin_convolutions
+from .onednn_conv import OneDNNConv2d, builtin_convolutions, use_bf16_convolutions
 
 __all__ = [
     "OneDNNConv2d",
@@ -10,4 +10,5 @@ __all__ = [
     "conv_path",
     "native_conv_bf16",
     "native_conv_library",
+    "use_bf16_convolutions",
 ]

@@ -180,12 +180,13 @@ def native_conv_bf16() -> bool:
     return os.environ.get("MINDCV_NATIVE_CONV") == "bf16"
 
 
-def conv_path() -> str:
-    """The kernels DenseNet's convolutions run on in this process, as reports name them."""
+def conv_path(bf16: bool = False) -> str:
+    """The kernels DenseNet's convolutions run on in this process, as reports name them;
+    `bf16`: the network's were switched to bfloat16 (amp_level bf16)."""
     import mindspore as ms
 
     if ms.get_context("device_target") != "CPU":
         return "MindSpore Conv2D"
     if native_conv_library() is None:
         return "built-in Conv2D, AVX2 cap"
-    return "oneDNN blocked " + ("bf16" if native_conv_bf16() else "fp32")
+    return "oneDNN blocked " + ("bf16" if bf16 or native_conv_bf16() else "fp32")

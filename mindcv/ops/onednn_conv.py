@@ -83,6 +83,24 @@ class OneDNNConv2d(nn.Conv2d):
         return self.native_conv(x, self.weight, self.cfg)
 
 
+def use_bf16_convolutions(network: nn.Cell) -> int:
+    """Make every native convolution of `network` compute in bfloat16 (amp_level bf16); returns how many.
+
+    A native convolution is a cell holding a `native_conv` kernel and its int32 `cfg` tensor:
+    OneDNNConv2d and the cells that call its kernel directly (DenseNet's recomputed bottleneck).
+    Call it before the network is first run: Graph mode keeps the `cfg` it compiled.
+    """
+    count = 0
+    for _, cell in network.cells_and_names():
+        cfg = getattr(cell, "cfg", None)
+        if getattr(cell, "native_conv", None) is not None and isinstance(cfg, ms.Tensor):
+            cfg = cfg.asnumpy().copy()
+            cfg[2] = 1
+            cell.cfg = ms.Tensor(cfg, ms.int32)
+            count += 1
+    return count
+
+
 @contextlib.contextmanager
 def builtin_convolutions(network: nn.Cell):
     """Run `network`'s OneDNNConv2d cells on nn.Conv2d's kernel inside the block, for `ms.export`.

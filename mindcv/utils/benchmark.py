@@ -99,6 +99,7 @@ def _reset_peak_rss() -> bool:
 def _mindspore_step(spec: dict) -> Callable[[], object]:
     import mindspore as ms
 
+    from ..amp import apply_mixed_precision, needs_loss_scale
     from ..loss import create_loss
     from ..models import create_model
     from ..optim import create_optimizer
@@ -112,19 +113,19 @@ def _mindspore_step(spec: dict) -> Callable[[], object]:
     amp = spec["amp_level"]
     if spec["task"] == "train":
         optimizer = create_optimizer(network, "momentum", lr=0.01, weight_decay=1e-4, momentum=0.9)
-        loss_scale_type = "fixed" if amp == "O0" else "dynamic"  # train.py's default for each
+        loss_scale_type = "dynamic" if needs_loss_scale(amp) else "fixed"  # train.py's "auto"
         step = create_trainer(
             network, create_loss("CE"), optimizer, amp_level=amp, loss_scale_type=loss_scale_type
         )
         step.set_train(True)
         return lambda: step(images, labels)[0].asnumpy()
-    if amp != "O0":
-        ms.amp.auto_mixed_precision(network, amp)
+    apply_mixed_precision(network, amp)
     network.set_train(False)
     return lambda: network(images).asnumpy()
 
 
 def _torch_step(spec: dict) -> Callable[[], object]:
+    """torchvision's model in eager mode; amp_level bf16 runs it under CPU autocast to bfloat16."""
     import torch
     import torchvision
 
@@ -136,6 +137,10 @@ def _torch_step(spec: dict) -> Callable[[], object]:
     model = builder(weights=None, num_classes=spec["num_classes"], memory_efficient=spec["memory_efficient"])
     images, labels = (torch.from_numpy(a) for a in random_batch(*_batch_args(spec)))
     labels = labels.long()
+
+    def autocast():
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=spec["amp_level"] == "bf16")
+
     if spec["task"] == "train":
         model.train()
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
@@ -143,7 +148,8 @@ def _torch_step(spec: dict) -> Callable[[], object]:
 
         def train_step():
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(images), labels)
+            with autocast():
+                loss = loss_fn(model(images), labels)
             loss.backward()
             optimizer.step()
             return loss.item()
@@ -152,8 +158,8 @@ def _torch_step(spec: dict) -> Callable[[], object]:
     model.eval()
 
     def infer_step():
-        with torch.inference_mode():
-            return model(images).numpy()
+        with torch.inference_mode(), autocast():
+            return model(images).float().numpy()
 
     return infer_step
 
@@ -207,7 +213,7 @@ def measure(spec: dict) -> Dict[str, object]:
         result.update(
             device=ms.get_context("device_target"),
             version=f"mindspore {ms.__version__}",
-            conv_path=conv_path(),
+            conv_path=conv_path(bf16=spec["amp_level"] == "bf16"),
         )
     else:
         import torch
@@ -290,13 +296,15 @@ def benchmark(
     seed: int = 0,
     onnxruntime: bool = False,
 ) -> Dict[str, object]:
-    """Every figure of `model` for each mode x amp level (and torchvision fp32 eager if `compare`).
+    """Every figure of `model` for each mode x amp level (and torchvision fp32 eager if `compare`,
+    plus torchvision under bfloat16 autocast when `amp_levels` holds bf16).
 
     With `onnxruntime`, also the inference figures of the model exported to ONNX and run by
     onnxruntime (the deployment path of export.py), as one more row of `results`.
 
     `train_s_per_epoch` extrapolates one device's images/s to ImageNet-1k's 1,281,167 training
-    images on `device_num` devices with perfect scaling. Ratios are ours / torchvision's.
+    images on `device_num` devices with perfect scaling. Ratios are ours / torchvision's: every
+    row against fp32 eager, and bf16 rows also against bf16 autocast (`versus` names which).
     """
     from ..models import model_entrypoint
 
@@ -316,7 +324,8 @@ def benchmark(
         memory_efficient=memory_efficient,
         seed=seed,
     )
-    report = dict(common, device_num=device_num, cpu=_cpu_name(), results=[], torchvision=None, ratios=[])
+    report = dict(common, device_num=device_num, cpu=_cpu_name(), results=[], ratios=[])
+    report.update(torchvision=None, torchvision_bf16=None)
     report["compare"] = compare
 
     def run(framework: str, mode, amp_level: str, tasks_to_run=TASKS) -> Dict[str, object]:
@@ -346,19 +355,25 @@ def benchmark(
         if not (importlib.util.find_spec("torch") and importlib.util.find_spec("torchvision")):
             report["compare"] = "skipped: torch and torchvision are not installed"
         else:
-            theirs = run("torchvision", None, "O0")
-            theirs.update(device="CPU", **_summary(theirs["tasks"], device_num))
-            report["torchvision"] = theirs
-            report["ratios"] = [_ratios(row, theirs) for row in report["results"]]
+            for key, amp_level in (("torchvision", "O0"), ("torchvision_bf16", "bf16")):
+                if amp_level in ("O0", *amp_levels):
+                    theirs = report[key] = run("torchvision", None, amp_level)
+                    theirs.update(device="CPU", **_summary(theirs["tasks"], device_num))
+            fp32, bf16 = report["torchvision"], report["torchvision_bf16"]
+            report["ratios"] = [_ratios(row, fp32, "fp32 eager") for row in report["results"]]
+            if bf16:
+                bf16_rows = [row for row in report["results"] if row["amp_level"] == "bf16"]
+                report["ratios"] += [_ratios(row, bf16, "bf16 autocast") for row in bf16_rows]
     return report
 
 
 _RATIO_FIGURES = ("train_images_per_s", "infer_ms_batch1", "infer_images_per_s", "train_peak_rss_mb")
 
 
-def _ratios(ours: dict, theirs: dict) -> Dict[str, object]:
+def _ratios(ours: dict, theirs: dict, versus: str) -> Dict[str, object]:
     ratios = {key: ours[key] and ours[key] / theirs[key] for key in _RATIO_FIGURES}
-    return {"framework": ours["framework"], "mode": ours["mode"], "amp_level": ours["amp_level"], **ratios}
+    names = {key: ours[key] for key in ("framework", "mode", "amp_level")}
+    return {**names, **ratios, "versus": f"torchvision {versus}"}
 
 
 def _cell(value: Optional[float], digits: int = 1) -> str:
@@ -385,7 +400,7 @@ def format_report(report: dict) -> str:
         device = next(r["device"] for (_, a), r in by_key.items() if a == amp)
         lines.append(f"| {device} | {report['model']} | {amp} | " + " | ".join(cells) + " |")
 
-    rows = report["results"] + ([report["torchvision"]] if report["torchvision"] else [])
+    rows = report["results"] + [row for row in (report["torchvision"], report.get("torchvision_bf16")) if row]
     lines += [
         "",
         f"| framework | mode | amp | train (images/s) | train compile (s) | train peak RSS (MB) "
@@ -409,16 +424,17 @@ def format_report(report: dict) -> str:
     if report["ratios"]:
         lines += [
             "",
-            "Ours / torchvision (fp32 eager, same data and threads): above 1 is better for images/s, "
+            "Ours / torchvision (same data and threads): above 1 is better for images/s, "
             "below 1 for ms and MB.",
             "",
             f"| framework | mode | amp | train images/s | infer batch 1 ms "
-            f"| infer batch {report['batch_size']} images/s | train peak RSS |",
-            "|---|---|---|---:|---:|---:|---:|",
+            f"| infer batch {report['batch_size']} images/s | train peak RSS | versus |",
+            "|---|---|---|---:|---:|---:|---:|---|",
         ]
         for ratio in report["ratios"]:
             values = " | ".join("—" if ratio[key] is None else f"{ratio[key]:.2f}x" for key in _RATIO_FIGURES)
-            lines.append(f"| {ratio['framework']} | {ratio['mode']} | {ratio['amp_level']} | {values} |")
+            names = f"| {ratio['framework']} | {ratio['mode']} | {ratio['amp_level']} |"
+            lines.append(f"{names} {values} | {ratio.get('versus', 'torchvision fp32 eager')} |")
     elif report["compare"] and report["compare"].startswith("skipped"):
         lines += ["", f"torchvision comparison {report['compare']}."]
     return "\n".join(lines)

@@ -8,19 +8,16 @@ dynamic loss scale the scale is lowered. Overflow is detected with `mindspore.am
 which works on CPU, unlike the float-status kernels behind `TrainOneStepWithLossScaleCell`.
 """
 
-import logging
-import re
 from typing import Optional
 
 import mindspore as ms
 from mindspore import Parameter, Tensor, nn, ops
 from mindspore.amp import all_finite
 
-from .errors import MindCVError
+from ..amp import apply_mixed_precision
 
 __all__ = ["TrainStep", "create_trainer"]
 
-_logger = logging.getLogger(__name__)
 
 _map = ops.HyperMap()
 
@@ -187,18 +184,10 @@ def create_trainer(
     distributed: bool = False,
     amp_cast_list: Optional[str] = None,
 ) -> TrainStep:
-    """Wrap `network` for training: mixed precision (`amp_level` O0-O3), a fixed or dynamic
-    loss scale, clipping, accumulation, EMA and, when `distributed`, the data-parallel gradient mean.
-    `amp_cast_list` (MindCV's, e.g. "[nn.BatchNorm2d]") replaces MindSpore's white list of fp16
-    cells for O1, or its black list of fp32 cells for O2."""
-    cells = _cell_classes(amp_cast_list) if amp_cast_list else None
-    if cells and amp_level in ("O1", "O2"):
-        lists = {"white_list": cells} if amp_level == "O1" else {"black_list": cells}
-        ms.amp.custom_mixed_precision(network, **lists)
-    elif amp_level != "O0":
-        ms.amp.auto_mixed_precision(network, amp_level)
-    if cells and amp_level not in ("O1", "O2"):
-        _logger.warning("amp_cast_list has no effect at amp_level %s; it applies to O1 and O2", amp_level)
+    """Wrap `network` for training: mixed precision (`amp_level`, `amp_cast_list`: see
+    `mindcv.amp.apply_mixed_precision`), a fixed or dynamic loss scale, clipping, accumulation,
+    EMA and, when `distributed`, the data-parallel gradient mean."""
+    apply_mixed_precision(network, amp_level, amp_cast_list)
     reducer = None
     if distributed:
         from mindspore.communication import get_group_size
@@ -219,16 +208,3 @@ def create_trainer(
         ema_decay=ema_decay,
         grad_reducer=reducer,
     )
-
-
-def _cell_classes(text: str) -> list:
-    """`"[nn.BatchNorm2d, nn.Dense]"` -> the `mindspore.nn` classes (names only: nothing is evaluated)."""
-    names = re.findall(r"[A-Za-z_][\w.]*", text)
-    cells = [getattr(nn, name.rsplit(".", 1)[-1], None) for name in names]
-    bad = [n for n, c in zip(names, cells) if not (isinstance(c, type) and issubclass(c, nn.Cell))]
-    if bad or not cells:
-        raise MindCVError(
-            f"amp_cast_list {text!r}: {', '.join(bad) or 'no'} mindspore.nn cell class; "
-            "give e.g. '[nn.BatchNorm2d, nn.Dense]'"
-        )
-    return cells
