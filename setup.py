@@ -21,7 +21,7 @@ setup(
     package_data={
         "mindcv.data": ["imagenet_classes.txt"],
         # Compiled at first use against MindSpore's own oneDNN (mindcv/ops/native.py).
-        "mindcv.ops": ["conv2d.cc", "third_party/*.txt", "third_party/*.md", "third_party/oneapi/dnnl/*"],
+        "mindcv.ops": ["*.cc", "*.h", "third_party/*.txt", "third_party/*.md", "third_party/oneapi/dnnl/*"],
     },
     python_requires=">=3.9",
     install_requires=REQUIREMENTS,

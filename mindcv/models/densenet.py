@@ -7,9 +7,12 @@ parameter counts equal torchvision's. Three MindSpore 2.10 facts shape the code:
   the CPU `Pad` kernel took 354 ms of a 4.4 s DenseNet-121 train step, so the border is concatenated;
 - concatenation uses a `Concat` primitive instance: functional `ops.concat` breaks O1 mixed precision;
 - on CPU the convolutions are `mindcv.ops.OneDNNConv2d` (oneDNN's blocked-layout kernels), chosen when this
-  module is imported, before any CPU kernel runs (mindcv/ops/native.py says why that moment).
+  module is imported, before any CPU kernel runs (mindcv/ops/native.py says why that moment); the
+  dense blocks then keep their activations in oneDNN's nChw16c layout (mindcv/ops/blocked.py), so
+  their convolutions need no reorders and their BatchNorms run on oneDNN's kernels too.
 """
 
+import functools
 import logging
 from collections import OrderedDict
 from typing import Optional, Sequence, Tuple
@@ -19,7 +22,16 @@ from mindspore import nn, ops
 from mindspore.common.initializer import HeNormal, Zero
 
 from ..data.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
-from ..ops import OneDNNConv2d, native_conv_bf16, native_conv_library
+from ..ops import (
+    BLOCK,
+    BlockedBatchNorm2d,
+    OneDNNConv2d,
+    ToBlocked,
+    ToPlain,
+    native_conv_bf16,
+    native_conv_library,
+    update_moving_statistics,
+)
 from .factory import load_weights
 from .registry import register_model
 
@@ -59,8 +71,12 @@ if ms.get_context("device_target") == "CPU":
     native_conv_library()  # decide now: falling back caps oneDNN, which must precede the first kernel
 
 
+def _native_library():
+    return native_conv_library() if ms.get_context("device_target") == "CPU" else None
+
+
 def _conv(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1) -> nn.Conv2d:
-    library = native_conv_library() if ms.get_context("device_target") == "CPU" else None
+    library = _native_library()
     if library:
         return OneDNNConv2d(
             library,
@@ -134,12 +150,14 @@ class _DenseLayer(nn.Cell):
         bn_size: int,
         drop_rate: float,
         memory_efficient: bool,
+        blocked_library: Optional[str] = None,
     ):
         super().__init__()
-        self.norm1 = nn.BatchNorm2d(num_input_features)
+        norm = functools.partial(BlockedBatchNorm2d, blocked_library) if blocked_library else nn.BatchNorm2d
+        self.norm1 = norm(num_input_features)
         self.relu1 = nn.ReLU()
         self.conv1 = _conv(num_input_features, bn_size * growth_rate, 1)
-        self.norm2 = nn.BatchNorm2d(bn_size * growth_rate)
+        self.norm2 = norm(bn_size * growth_rate)
         self.relu2 = nn.ReLU()
         self.conv2 = _conv(bn_size * growth_rate, growth_rate, 3)
         self.dropout = nn.Dropout(p=drop_rate) if drop_rate > 0 else nn.Identity()
@@ -160,13 +178,7 @@ class _DenseLayer(nn.Cell):
         """Batch mean/variance of `x`, updating norm1's moving statistics as BatchNorm2d does."""
         mean = x.mean(axis=(0, 2, 3))
         var = ((x - mean.reshape(1, -1, 1, 1)) ** 2).mean(axis=(0, 2, 3))
-        count = x.shape[0] * x.shape[2] * x.shape[3]
-        unbiased = ops.stop_gradient(var) * (count / max(count - 1, 1))
-        weight = self.norm1.momentum  # BatchNorm2d(momentum=0.9) stores the batch's weight, 0.1
-        ops.assign(
-            self.norm1.moving_mean, self.norm1.moving_mean * (1 - weight) + ops.stop_gradient(mean) * weight
-        )
-        ops.assign(self.norm1.moving_variance, self.norm1.moving_variance * (1 - weight) + unbiased * weight)
+        update_moving_statistics(self.norm1, mean, var, x.shape[0] * x.shape[2] * x.shape[3])
         return mean, var
 
     def construct(self, x):
@@ -175,24 +187,49 @@ class _DenseLayer(nn.Cell):
 
 
 class _DenseBlock(nn.Cell):
-    """`num_layers` dense layers, each fed the concatenation of the block input and all earlier outputs."""
+    """`num_layers` dense layers, each fed the concatenation of the block input and all earlier outputs.
+
+    On the native CPU path the block works in nChw16c, changing layout once at each end, when every
+    channel count is a multiple of 16 (all four DenseNets) and the bottleneck is not recomputed.
+    """
 
     def __init__(
-        self, num_layers: int, num_input_features: int, bn_size: int, growth_rate: int, **layer_kwargs
+        self,
+        num_layers: int,
+        num_input_features: int,
+        bn_size: int,
+        growth_rate: int,
+        memory_efficient: bool = False,
+        **layer_kwargs,
     ):
         super().__init__()
+        library = _native_library()
+        channels = (num_input_features, growth_rate, bn_size * growth_rate)
+        blocked = (
+            library if library and not memory_efficient and all(c % BLOCK == 0 for c in channels) else None
+        )
         self.cell_list = nn.CellList(
             [
-                _DenseLayer(num_input_features + i * growth_rate, growth_rate, bn_size, **layer_kwargs)
+                _DenseLayer(
+                    num_input_features + i * growth_rate,
+                    growth_rate,
+                    bn_size,
+                    memory_efficient=memory_efficient,
+                    blocked_library=blocked,
+                    **layer_kwargs,
+                )
                 for i in range(num_layers)
             ]
         )
         self.concat = ops.Concat(axis=1)
+        self.to_blocked = ToBlocked(blocked) if blocked else nn.Identity()
+        self.to_plain = ToPlain(blocked) if blocked else nn.Identity()
 
     def construct(self, x):
+        x = self.to_blocked(x)
         for layer in self.cell_list:
             x = self.concat((x, layer(x)))
-        return x
+        return self.to_plain(x)
 
 
 class _Transition(nn.Cell):

@@ -1,9 +1,15 @@
-"""Native CPU operators: oneDNN blocked-layout convolutions as MindSpore custom ops."""
+"""Native CPU operators: oneDNN blocked-layout convolutions and BatchNorm as MindSpore custom ops."""
 
+from .blocked import BLOCK, BlockedBatchNorm2d, ToBlocked, ToPlain, update_moving_statistics
 from .native import cap_onednn_isa, conv_path, native_conv_bf16, native_conv_library
 from .onednn_conv import OneDNNConv2d, builtin_convolutions, use_bf16_convolutions
 
 __all__ = [
+    "BLOCK",
+    "BlockedBatchNorm2d",
+    "ToBlocked",
+    "ToPlain",
+    "update_moving_statistics",
     "OneDNNConv2d",
     "builtin_convolutions",
     "cap_onednn_isa",

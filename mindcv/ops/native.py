@@ -32,7 +32,7 @@ from ..utils.download import directory_lock, get_mindcv_home
 __all__ = ["NativeUnavailable", "cap_onednn_isa", "conv_path", "native_conv_bf16", "native_conv_library"]
 
 _HERE = Path(__file__).resolve().parent
-_SOURCE = _HERE / "conv2d.cc"
+_SOURCES = [_HERE / "conv2d.cc", _HERE / "batch_norm.cc"]  # and their shared onednn_runtime.h
 _HEADERS = _HERE / "third_party"
 _INHERITED = "_MINDCV_NATIVE_CONV_LIB"  # a checked library, passed to child processes
 _FALLBACK = "using MindSpore's Conv2D capped at AVX2 (about 1.4x slower CPU training)"
@@ -81,7 +81,8 @@ def _compiler() -> list:
 
 def _build_folder(cxx: list) -> Path:
     digest = hashlib.sha1()
-    for path in [_SOURCE, _HERE / "onednn_conv.py", _HERE / "selftest.py", *sorted(_HEADERS.rglob("*.h*"))]:
+    python = [_HERE / "onednn_conv.py", _HERE / "blocked.py", _HERE / "selftest.py"]
+    for path in [*_SOURCES, _HERE / "onednn_runtime.h", *python, *sorted(_HEADERS.rglob("*.h*"))]:
         digest.update(path.read_bytes())
     digest.update(" ".join(cxx).encode())
     digest.update(importlib.metadata.version("mindspore").encode())
@@ -91,17 +92,17 @@ def _build_folder(cxx: list) -> Path:
 def _compile(cxx: list, lib_dir: Path, target: Path) -> None:
     partial = target.with_name(f".{target.name}.{os.getpid()}")
     command = [
-        *cxx, "-O2", "-std=c++17", "-shared", "-fPIC", "-pthread", f"-I{_HEADERS}", str(_SOURCE),
+        *cxx, "-O2", "-std=c++17", "-shared", "-fPIC", "-pthread", f"-I{_HEADERS}", *map(str, _SOURCES),
         "-o", str(partial), f"-L{lib_dir}", "-l:libdnnl.so.3", f"-Wl,-rpath,{lib_dir}",
     ]  # fmt: skip
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise _Interrupted(f"{cxx[0]} could not build conv2d.cc ({exc})") from exc
+        raise _Interrupted(f"{cxx[0]} could not build the native ops ({exc})") from exc
     if result.returncode != 0:
         partial.unlink(missing_ok=True)
         first = next((line for line in result.stderr.splitlines() if "error" in line), result.stderr.strip())
-        raise NativeUnavailable(f"{cxx[0]} failed to build conv2d.cc: {first[:300]}")
+        raise NativeUnavailable(f"{cxx[0]} failed to build the native ops: {first[:300]}")
     os.replace(partial, target)
 
 

@@ -22,6 +22,8 @@ def _conv_ops(library: str, stride: int, padding: int):
         return (size + 2 * padding - kernel) // stride + 1
 
     def forward_shape(x, w, cfg):
+        if len(x) == 5:  # nChw16c activations (mindcv/ops/blocked.py): (N, C/16, H, W, 16)
+            return [x[0], w[0] // x[4], out_size(x[2], w[2]), out_size(x[3], w[3]), x[4]]
         return [x[0], w[0], out_size(x[2], w[2]), out_size(x[3], w[3])]
 
     def dtype(x, *_):
@@ -46,7 +48,8 @@ class OneDNNConv2d(nn.Conv2d):
     It keeps nn.Conv2d's `weight` parameter (name, shape, OIHW layout), so checkpoints load on
     either path. `bf16=True` runs the convolution in bfloat16 (AVX512_BF16 or AMX) on float32
     tensors. Float16 inputs (mixed precision) are computed in float32 and cast back: nn.Conv2d's
-    kernel would be the slow plain-layout one. Inside `builtin_convolutions` nn.Conv2d's runs.
+    kernel would be the slow plain-layout one. Activations may be NCHW or nChw16c (5-D, see
+    mindcv/ops/blocked.py). Inside `builtin_convolutions` nn.Conv2d's runs.
     """
 
     def __init__(
@@ -103,12 +106,13 @@ def use_bf16_convolutions(network: nn.Cell) -> int:
 
 @contextlib.contextmanager
 def builtin_convolutions(network: nn.Cell):
-    """Run `network`'s OneDNNConv2d cells on nn.Conv2d's kernel inside the block, for `ms.export`.
+    """Run `network`'s native cells (OneDNNConv2d, and mindcv/ops/blocked.py's layout changes
+    and BatchNorm) as their MindSpore equivalents inside the block, for `ms.export`.
 
-    An exported file (ONNX, MINDIR) must hold the standard Conv2D operator, not a custom op naming
-    a library on this machine. Graph mode keeps what it compiled, so call only `ms.export` inside.
+    An exported file (ONNX, MINDIR) must hold standard operators, not custom ops naming a library
+    on this machine. Graph mode keeps what it compiled, so call only `ms.export` inside.
     """
-    cells = [cell for _, cell in network.cells_and_names() if isinstance(cell, OneDNNConv2d)]
+    cells = [cell for _, cell in network.cells_and_names() if hasattr(cell, "use_builtin")]
     for cell in cells:
         cell.use_builtin = True
     try:

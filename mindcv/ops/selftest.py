@@ -1,4 +1,5 @@
-"""`python -m mindcv.ops.selftest LIBRARY`: check a built conv2d library against nn.Conv2d.
+"""`python -m mindcv.ops.selftest LIBRARY`: check a built native library against MindSpore's ops:
+its convolutions against nn.Conv2d, its blocked-layout BatchNorm against nn.BatchNorm2d.
 
 Run by native.py in a child process once per build; the last line printed is `ok` or the reason.
 """
@@ -19,8 +20,9 @@ def relative_error(a, b) -> float:
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30))
 
 
-def conv_errors(native, builtin, x, dy):
-    """Relative L2 errors of native vs builtin cells (same weight) in y, dx and dw."""
+def cell_errors(native, builtin, x, dy):
+    """Relative L2 errors of native vs builtin cells (same weights, NCHW in and out) in y, dx and
+    the weights' gradients (as one vector)."""
     import mindspore as ms
     from mindspore import nn
 
@@ -36,8 +38,8 @@ def conv_errors(native, builtin, x, dy):
     results = []
     for cell in (native, builtin):
         grad = ms.value_and_grad(Loss(cell), grad_position=0, weights=cell.trainable_params(), has_aux=True)
-        (_, y), (dx, (dw,)) = grad(x, dy)
-        results.append((y.asnumpy(), dx.asnumpy(), dw.asnumpy()))
+        (_, y), (dx, dws) = grad(x, dy)
+        results.append((y.asnumpy(), dx.asnumpy(), np.concatenate([dw.asnumpy().ravel() for dw in dws])))
     return [relative_error(a, b) for a, b in zip(*results)]
 
 
@@ -64,9 +66,28 @@ def check(library: str) -> str:
         builtin.weight.set_data(native.weight.value())
         x = ms.Tensor(rng.standard_normal((2, cin, 13, 13)), ms.float32)
         dy = ms.Tensor(rng.standard_normal(native(x).shape), ms.float32)
-        errors = conv_errors(native, builtin, x, dy)
+        errors = cell_errors(native, builtin, x, dy)
         if max(errors) > TOLERANCE:
             return f"{k}x{k}/{stride} relative errors (y, dx, dw) {errors}"
+    return check_batch_norm(library, rng)
+
+
+def check_batch_norm(library: str, rng) -> str:
+    """Training-mode BlockedBatchNorm2d between the layout changes against nn.BatchNorm2d."""
+    import mindspore as ms
+    from mindspore import nn
+
+    from .blocked import BlockedBatchNorm2d, ToBlocked, ToPlain
+
+    native = nn.SequentialCell([ToBlocked(library), BlockedBatchNorm2d(library, 32), ToPlain(library)])
+    builtin = nn.BatchNorm2d(32)
+    for cell in (native, builtin):
+        cell.set_train(True)
+    x = ms.Tensor(rng.standard_normal((2, 32, 5, 5)) * 2 + 1, ms.float32)
+    dy = ms.Tensor(rng.standard_normal(x.shape), ms.float32)
+    errors = cell_errors(native, builtin, x, dy)
+    if max(errors) > TOLERANCE:
+        return f"BatchNorm relative errors (y, dx, dgamma+dbeta) {errors}"
     return "ok"
 
 

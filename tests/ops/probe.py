@@ -1,8 +1,10 @@
 """A user's own training script (no init_runtime), run in a subprocess by test_conv.py.
 
-python probe.py OUT.npz CKPT: a tiny DenseNet whose weights are saved to CKPT, or loaded from it
+python probe.py OUT.npz CKPT: a small DenseNet (channel counts multiples of 16, so its dense blocks
+run in the blocked layout on the native path) whose weights are saved to CKPT, or loaded from it
 when it exists; OUT.npz gets its eval logits, its parameter gradients on one batch, three
-TrainOneStepCell losses, whether the native convolution ran and the oneDNN ISA cap in force.
+TrainOneStepCell losses, whether the native convolution and blocked BatchNorm ran and the oneDNN
+ISA cap in force.
 """
 
 import os
@@ -16,13 +18,13 @@ from mindspore import nn  # noqa: E402
 
 from mindcv import create_model  # noqa: E402, F401  (the README's import: it chooses the conv path)
 from mindcv.models import DenseNet  # noqa: E402
-from mindcv.ops import OneDNNConv2d  # noqa: E402
+from mindcv.ops import BlockedBatchNorm2d, OneDNNConv2d  # noqa: E402
 
 
 def main(out: str, ckpt: str) -> None:
     ms.set_context(mode=ms.GRAPH_MODE)
     ms.set_seed(0)
-    model = DenseNet(growth_rate=4, block_config=(2, 2), num_init_features=8, bn_size=2, num_classes=5)
+    model = DenseNet(growth_rate=16, block_config=(2, 2), num_init_features=16, bn_size=2, num_classes=5)
     if os.path.exists(ckpt):
         missing, _ = ms.load_param_into_net(model, ms.load_checkpoint(ckpt), strict_load=True)
         assert not missing, missing
@@ -44,6 +46,7 @@ def main(out: str, ckpt: str) -> None:
         logits=logits,
         losses=np.array(losses),
         native=any(isinstance(c, OneDNNConv2d) for _, c in model.cells_and_names()),
+        blocked=any(isinstance(c, BlockedBatchNorm2d) for _, c in model.cells_and_names()),
         isa=os.environ.get("ONEDNN_MAX_CPU_ISA", ""),
         **{f"grad:{p.name}": g.asnumpy() for p, g in zip(params, grads)},
     )

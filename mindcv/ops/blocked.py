@@ -1,0 +1,143 @@
+"""oneDNN's nChw16c activation layout inside MindSpore: layout changes and a BatchNorm for it.
+
+A tensor in this layout is a 5-D MindSpore tensor (N, C/16, H, W, 16): element-wise ops (ReLU,
+Dropout) and concatenation along axis 1 work on it unchanged, and the native convolutions take
+it without the reorders they need around NCHW data. DenseNet's dense blocks change to it once at
+their start and back at their end (`ToBlocked`, `ToPlain`), with `BlockedBatchNorm2d` for their
+BatchNorms. Inside `builtin_convolutions` every cell here runs its plain MindSpore equivalent.
+"""
+
+import mindspore as ms
+from mindspore import nn, ops
+
+BLOCK = 16  # channels per block: every channel count in a blocked region is a multiple of it
+
+
+def _layout_ops(library: str):
+    """(to_blocked, to_plain) Custom ops, each one's gradient the other's change."""
+
+    def to_blocked_shape(x):
+        return [x[0], x[1] // BLOCK, x[2], x[3], BLOCK]
+
+    def to_plain_shape(x):
+        return [x[0], x[1] * x[4], x[2], x[3]]
+
+    def change(name, shape, bprop=None):
+        return ops.Custom(f"{library}:mindcv_{name}", shape, _same, func_type="aot", bprop=bprop)
+
+    gradient_to_plain = change("to_plain", to_plain_shape)
+    gradient_to_blocked = change("to_blocked", to_blocked_shape)
+
+    def to_blocked_bprop(x, out, dout):  # a def: Graph mode cannot parse a lambda bprop
+        return (gradient_to_plain(dout),)
+
+    def to_plain_bprop(x, out, dout):
+        return (gradient_to_blocked(dout),)
+
+    to_blocked = change("to_blocked", to_blocked_shape, to_blocked_bprop)
+    return to_blocked, change("to_plain", to_plain_shape, to_plain_bprop)
+
+
+def _same(x):
+    return x
+
+
+class _LayoutChange(nn.Cell):
+    def __init__(self, library: str, index: int):
+        super().__init__()
+        self.change = _layout_ops(library)[index]
+        self.use_builtin = False
+
+    def construct(self, x):
+        if self.use_builtin:
+            return x
+        if x.dtype != ms.float32:
+            return self.change(x.astype(ms.float32)).astype(x.dtype)
+        return self.change(x)
+
+
+class ToBlocked(_LayoutChange):
+    """NCHW -> nChw16c (N, C/16, H, W, 16); C must be a multiple of 16."""
+
+    def __init__(self, library: str):
+        super().__init__(library, 0)
+
+
+class ToPlain(_LayoutChange):
+    """nChw16c (N, C/16, H, W, 16) -> NCHW."""
+
+    def __init__(self, library: str):
+        super().__init__(library, 1)
+
+
+def update_moving_statistics(norm: nn.BatchNorm2d, mean, var, count: int):
+    """Update `norm`'s moving mean and variance from a batch's mean and biased variance over
+    `count` values per channel, as BatchNorm2d does (the variance stored unbiased)."""
+    weight = norm.momentum  # BatchNorm2d(momentum=0.9) stores the batch's weight, 0.1
+    mean, var = ops.stop_gradient(mean), ops.stop_gradient(var)
+    unbiased = var * (count / max(count - 1, 1))
+    ops.assign(norm.moving_mean, norm.moving_mean * (1 - weight) + mean * weight)
+    ops.assign(norm.moving_variance, norm.moving_variance * (1 - weight) + unbiased * weight)
+
+
+def _norm_ops(library: str):
+    """(training, inference) Custom ops: with the batch's statistics, which it also returns, or
+    with given ones, held constant in the gradient."""
+
+    def x_and_two_vectors(x, gamma, *_):
+        return x, gamma, gamma
+
+    def dx_and_two_vectors(x, dy, gamma, *_):
+        return x, gamma, gamma
+
+    def three_like_x(x, *_):
+        return x, x, x
+
+    def like_x(x, *_):
+        return x
+
+    def backward(name):
+        return ops.Custom(f"{library}:{name}", dx_and_two_vectors, three_like_x, func_type="aot")
+
+    batch_backward, given_backward = backward("mindcv_bn_backward"), backward("mindcv_bn_inference_backward")
+
+    def training_bprop(x, gamma, beta, cfg, out, dout):  # the batch statistics' own gradients are unused
+        dx, dgamma, dbeta = batch_backward(x, dout[0], gamma, out[1], out[2], cfg)
+        return dx, dgamma, dbeta, ops.zeros_like(cfg)
+
+    def inference_bprop(x, gamma, beta, mean, var, cfg, out, dout):
+        dx, dgamma, dbeta = given_backward(x, dout, gamma, mean, var, cfg)
+        return dx, dgamma, dbeta, ops.zeros_like(mean), ops.zeros_like(var), ops.zeros_like(cfg)
+
+    def forward(name, shape, dtype, bprop):
+        return ops.Custom(f"{library}:{name}", shape, dtype, func_type="aot", bprop=bprop)
+
+    training = forward("mindcv_bn_forward", x_and_two_vectors, three_like_x, training_bprop)
+    return training, forward("mindcv_bn_inference", like_x, like_x, inference_bprop)
+
+
+class BlockedBatchNorm2d(nn.BatchNorm2d):
+    """BatchNorm2d over nChw16c tensors on oneDNN's kernels, with BatchNorm2d's parameters and names.
+
+    Training normalizes with the batch statistics (their gradient included) and updates the
+    moving ones; inference normalizes with the moving ones.
+    """
+
+    def __init__(self, library: str, num_features: int):
+        super().__init__(num_features)
+        self.norm, self.inference_norm = _norm_ops(library)
+        self.cfg = ms.Tensor([self.eps], ms.float32)
+        self.use_builtin = False
+
+    def construct(self, x):
+        if self.use_builtin:
+            return super().construct(x)
+        dtype = x.dtype
+        x = x.astype(ms.float32)
+        if self.training:
+            y, mean, var = self.norm(x, self.gamma, self.beta, self.cfg)
+            update_moving_statistics(self, mean, var, x.shape[0] * x.shape[2] * x.shape[3])
+        else:
+            statistics = (self.moving_mean, self.moving_variance)
+            y = self.inference_norm(x, self.gamma, self.beta, *statistics, self.cfg)
+        return y.astype(dtype)
