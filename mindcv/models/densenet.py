@@ -141,7 +141,11 @@ class _RecomputedBottleneck(nn.Cell):
 
 
 class _DenseLayer(nn.Cell):
-    """BN-ReLU-Conv1x1 bottleneck, then BN-ReLU-Conv3x3 producing `growth_rate` new channels."""
+    """BN-ReLU-Conv1x1 bottleneck, then BN-ReLU-Conv3x3 producing `growth_rate` new channels.
+
+    With `blocked_library` (nChw16c activations) each BN-ReLU pair is one oneDNN op, the norm
+    cell applying the ReLU and the relu cell an identity.
+    """
 
     def __init__(
         self,
@@ -153,12 +157,15 @@ class _DenseLayer(nn.Cell):
         blocked_library: Optional[str] = None,
     ):
         super().__init__()
-        norm = functools.partial(BlockedBatchNorm2d, blocked_library) if blocked_library else nn.BatchNorm2d
+        if blocked_library:
+            norm, relu = functools.partial(BlockedBatchNorm2d, blocked_library, relu=True), nn.Identity
+        else:
+            norm, relu = nn.BatchNorm2d, nn.ReLU
         self.norm1 = norm(num_input_features)
-        self.relu1 = nn.ReLU()
+        self.relu1 = relu()
         self.conv1 = _conv(num_input_features, bn_size * growth_rate, 1)
         self.norm2 = norm(bn_size * growth_rate)
-        self.relu2 = nn.ReLU()
+        self.relu2 = relu()
         self.conv2 = _conv(bn_size * growth_rate, growth_rate, 3)
         self.dropout = nn.Dropout(p=drop_rate) if drop_rate > 0 else nn.Identity()
         self.memory_efficient = memory_efficient

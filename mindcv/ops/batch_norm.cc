@@ -1,16 +1,17 @@
-// Training-mode batch normalization (forward with batch statistics, backward) and the NCHW <->
-// nChw16c layout change, for MindSpore `ops.Custom(func_type="aot")` on CPU through oneDNN.
+// Batch normalization (training and inference, forward and backward, ReLU optionally fused) and
+// the NCHW <-> nChw16c layout change, for MindSpore `ops.Custom(func_type="aot")` on CPU via oneDNN.
 //
 // Why: DenseNet's dense blocks keep their activations in oneDNN's nChw16c layout, so the blocked
-// convolutions (conv2d.cc) need no reorders; their BatchNorms then run here, on oneDNN's AVX-512
-// kernels for that layout. Entry points (inputs then outputs; float32; x, y, dy, dx in either
-// activation layout of onednn_runtime.h, gamma/beta/mean/var of C elements):
-//   mindcv_bn_forward(x, gamma, beta, cfg) -> y, mean, var     (biased batch variance)
-//   mindcv_bn_backward(x, dy, gamma, mean, var, cfg) -> dx, dgamma, dbeta
-//   mindcv_bn_inference(x, gamma, beta, mean, var, cfg) -> y   (the given statistics)
-//   mindcv_bn_inference_backward(x, dy, gamma, mean, var, cfg) -> dx, dgamma, dbeta  (statistics constant)
-//   mindcv_to_blocked(x) -> y,  mindcv_to_plain(x) -> y        (NCHW <-> (N, C/16, H, W, 16))
-// cfg is float32 {epsilon}. The moving statistics are updated by the caller (mindcv/ops/blocked.py).
+// convolutions (conv2d.cc) need no reorders; their BatchNorm-ReLU pairs then run here, on oneDNN's
+// AVX-512 kernels for that layout, in one pass. Entry points (inputs then outputs; float32; x, y,
+// dy, dx in either activation layout of onednn_runtime.h; gamma, beta, mean, var of C elements):
+//   mindcv_bn_forward(x, gamma, beta, cfg) -> y, mean, var              (biased batch variance)
+//   mindcv_bn_backward(x, y, dy, gamma, mean, var, cfg) -> dx, dgamma, dbeta
+//   mindcv_bn_inference(x, gamma, beta, mean, var, cfg) -> y            (the given statistics)
+//   mindcv_bn_inference_backward(x, y, dy, gamma, mean, var, cfg) -> dx, dgamma, dbeta  (they are constant)
+//   mindcv_to_blocked(x) -> y,  mindcv_to_plain(x) -> y                 (NCHW <-> (N, C/16, H, W, 16))
+// cfg is float32 {epsilon, relu}: with relu != 0, y = max(bn(x), 0), and the backward ops first
+// mask dy where y is 0 (y is read only then). The caller updates the moving statistics (blocked.py).
 
 #include <array>
 #include <cstring>
@@ -22,143 +23,206 @@ namespace {
 
 using namespace mindcv;
 
-// A primitive with its scratchpad size, built once per shape and layout.
+enum Kind { kForward, kBackward, kInference, kInferenceBackward, kToBlocked, kToPlain };
+
+// A primitive with the scratchpad and workspace sizes it needs.
 struct Primitive {
   dnnl_primitive_t handle = nullptr;
-  size_t scratch_bytes = 0;
+  size_t scratch_bytes = 0, workspace_bytes = 0;
 };
 
-using Key = std::array<int64_t, 7>;  // kind, N, C, H, W, layout, epsilon bits
+// What one entry point runs for one shape: the normalization (or reorder), and for a fused ReLU's
+// backward the ReLU gradient before it.
+struct Plan {
+  Primitive main, relu_backward;
+};
 
-enum Kind { kForward = 0, kBackward = 1, kInference = 2, kInferenceBackward = 3, kToBlocked = 4, kToPlain = 5 };
+using Key = std::array<int64_t, 8>;  // kind, N, C, H, W, layout, epsilon bits, relu
 
-// Builds a batch normalization primitive for one shape and layout: forward or backward, with the
-// batch's statistics (training) or given ones (inference).
-Primitive *MakeNorm(Engine *e, Kind kind, const int64_t *dims, dnnl_format_tag_t layout, float eps) {
-  dnnl_memory_desc_t md = Desc(4, dims, dnnl_f32, layout);
-  const bool inference = kind == kInference, given_stats = inference || kind == kInferenceBackward;
-  const unsigned flags = dnnl_use_scale | dnnl_use_shift | (given_stats ? dnnl_use_global_stats : 0u);
-  dnnl_primitive_attr_t attr = nullptr;  // a fresh attribute per primitive (copies share one C object)
-  MINDCV_CHECK(dnnl_primitive_attr_create(&attr));
-  MINDCV_CHECK(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
-  dnnl_primitive_desc_t fwd = nullptr, pd = nullptr;
-  MINDCV_CHECK(dnnl_batch_normalization_forward_primitive_desc_create(
-      &fwd, e->engine, inference ? dnnl_forward_inference : dnnl_forward_training, md, md, eps, flags, attr));
-  if (kind == kBackward || kind == kInferenceBackward) {
-    MINDCV_CHECK(dnnl_batch_normalization_backward_primitive_desc_create(&pd, e->engine, dnnl_backward, md, md, md,
-                                                                         eps, flags, fwd, attr));
-  } else {
-    pd = fwd;
-  }
-  auto prim = std::make_unique<Primitive>();
+bool Finish(dnnl_primitive_desc_t pd, Primitive *prim) {
   prim->scratch_bytes = dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
-  MINDCV_CHECK(dnnl_primitive_create(&prim->handle, pd));
-  if (pd != fwd) dnnl_primitive_desc_destroy(pd);
-  dnnl_primitive_desc_destroy(fwd);
-  dnnl_primitive_attr_destroy(attr);
-  dnnl_memory_desc_destroy(md);
-  return prim.release();
+  prim->workspace_bytes = dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(pd, dnnl_query_workspace_md, 0));
+  return dnnl_primitive_create(&prim->handle, pd) == dnnl_success;
 }
 
-// Builds the reorder between NCHW and nChw16c for one shape.
-Primitive *MakeReorder(Engine *e, Kind kind, const int64_t *dims) {
+// A fresh attribute per primitive (copies of one share its C object), with a user scratchpad.
+dnnl_primitive_attr_t UserScratchpad() {
+  dnnl_primitive_attr_t attr = nullptr;
+  if (dnnl_primitive_attr_create(&attr) != dnnl_success) return nullptr;
+  dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+  return attr;
+}
+
+// ReLU's gradient from its output (dy where y > 0), for a ReLU fused into the forward pass.
+bool MakeReluBackward(Engine *e, const_dnnl_memory_desc_t md, Primitive *prim) {
+  dnnl_primitive_attr_t attr = UserScratchpad();
+  dnnl_primitive_desc_t fwd = nullptr, pd = nullptr;
+  const auto relu = dnnl_eltwise_relu_use_dst_for_bwd;
+  bool ok = attr &&
+            dnnl_eltwise_forward_primitive_desc_create(&fwd, e->engine, dnnl_forward_training, relu, md, md, 0.f, 0.f,
+                                                       attr) == dnnl_success &&
+            dnnl_eltwise_backward_primitive_desc_create(&pd, e->engine, relu, md, md, md, 0.f, 0.f, fwd, attr) ==
+                dnnl_success &&
+            Finish(pd, prim);
+  for (auto d : {fwd, pd})
+    if (d) dnnl_primitive_desc_destroy(d);
+  if (attr) dnnl_primitive_attr_destroy(attr);
+  return ok;
+}
+
+// The normalization of `kind` for one shape and layout. A fused ReLU is a flag of the forward
+// primitives; the backward ones normalize the masked gradient without it.
+bool MakeNorm(Engine *e, Kind kind, const_dnnl_memory_desc_t md, float eps, bool relu, Plan *plan) {
+  const bool inference = kind == kInference, backward = kind == kBackward || kind == kInferenceBackward;
+  const bool given_stats = inference || kind == kInferenceBackward;
+  const unsigned flags = dnnl_use_scale | dnnl_use_shift | (given_stats ? dnnl_use_global_stats : 0u);
+  const unsigned forward_flags = flags | (relu && !backward ? dnnl_fuse_norm_relu : 0u);
+  dnnl_primitive_attr_t attr = UserScratchpad();
+  dnnl_primitive_desc_t fwd = nullptr, bwd = nullptr;
+  bool ok = attr && dnnl_batch_normalization_forward_primitive_desc_create(
+                        &fwd, e->engine, inference ? dnnl_forward_inference : dnnl_forward_training, md, md, eps,
+                        forward_flags, attr) == dnnl_success;
+  if (ok && backward) {
+    ok = dnnl_batch_normalization_backward_primitive_desc_create(&bwd, e->engine, dnnl_backward, md, md, md, eps,
+                                                                 flags, fwd, attr) == dnnl_success;
+  }
+  ok = ok && Finish(backward ? bwd : fwd, &plan->main);
+  ok = ok && (!(relu && backward) || MakeReluBackward(e, md, &plan->relu_backward));
+  for (auto d : {fwd, bwd})
+    if (d) dnnl_primitive_desc_destroy(d);
+  if (attr) dnnl_primitive_attr_destroy(attr);
+  return ok;
+}
+
+bool MakeReorder(Engine *e, Kind kind, const int64_t *dims, Plan *plan) {
   dnnl_memory_desc_t plain = Desc(4, dims, dnnl_f32, dnnl_nchw), blocked = Desc(4, dims, dnnl_f32, dnnl_nChw16c);
   const bool to_blocked = kind == kToBlocked;
   dnnl_primitive_desc_t pd = nullptr;
-  MINDCV_CHECK(dnnl_reorder_primitive_desc_create(&pd, to_blocked ? plain : blocked, e->engine,
-                                                  to_blocked ? blocked : plain, e->engine, nullptr));
-  auto prim = std::make_unique<Primitive>();
-  MINDCV_CHECK(dnnl_primitive_create(&prim->handle, pd));
-  dnnl_primitive_desc_destroy(pd);
-  dnnl_memory_desc_destroy(plain);
-  dnnl_memory_desc_destroy(blocked);
-  return prim.release();
-}
-
-Primitive *GetPrimitive(Engine *e, Kind kind, const int64_t *dims, dnnl_format_tag_t layout, float eps) {
-  static std::mutex mu;
-  static std::map<Key, std::unique_ptr<Primitive>> cache;
-  int32_t eps_bits = 0;
-  std::memcpy(&eps_bits, &eps, sizeof(eps));
-  const Key key = {kind, dims[0], dims[1], dims[2], dims[3], layout, eps_bits};
-  std::lock_guard<std::mutex> lock(mu);
-  auto &slot = cache[key];
-  if (!slot) slot.reset(kind < kToBlocked ? MakeNorm(e, kind, dims, layout, eps) : MakeReorder(e, kind, dims));
-  return slot.get();
-}
-
-// Runs `prim` on (dnnl argument, data) pairs, all laid out as `md` except the C-element vectors.
-bool Execute(Engine *e, const Primitive *prim, const int64_t *dims, dnnl_format_tag_t layout,
-             std::initializer_list<std::pair<int, void *>> tensors, std::initializer_list<std::pair<int, void *>> vectors) {
-  thread_local Buffers<1> scratch;
-  dnnl_stream_t stream = ThreadStream(e);
-  if (!stream || !prim) return false;
-  dnnl_memory_desc_t md = Desc(4, dims, dnnl_f32, layout), vec = Desc(1, &dims[1], dnnl_f32, dnnl_a);
-  const int64_t scratch_dims[1] = {static_cast<int64_t>(prim->scratch_bytes)};
-  dnnl_memory_desc_t scratch_md = Desc(1, scratch_dims, dnnl_u8, dnnl_a);
-  std::vector<std::unique_ptr<Memory>> memories;
-  std::vector<dnnl_exec_arg_t> args;
-  bool ok = md && vec && scratch_md;
-  auto add = [&](int arg, const_dnnl_memory_desc_t d, void *data) {
-    memories.push_back(std::make_unique<Memory>(d, e, data));
-    ok = ok && memories.back()->handle;
-    args.push_back({arg, memories.back()->handle});
-  };
-  for (auto &t : tensors) add(t.first, md, t.second);
-  for (auto &v : vectors) add(v.first, vec, v.second);
-  if (prim->scratch_bytes) add(DNNL_ARG_SCRATCHPAD, scratch_md, scratch.Get(0, prim->scratch_bytes));
-  ok = ok && dnnl_primitive_execute(prim->handle, stream, static_cast<int>(args.size()), args.data()) == dnnl_success;
-  ok = ok && dnnl_stream_wait(stream) == dnnl_success;
-  for (auto d : {md, vec, scratch_md})
+  bool ok = plain && blocked &&
+            dnnl_reorder_primitive_desc_create(&pd, to_blocked ? plain : blocked, e->engine,
+                                               to_blocked ? blocked : plain, e->engine, nullptr) == dnnl_success &&
+            Finish(pd, &plan->main);
+  if (pd) dnnl_primitive_desc_destroy(pd);
+  for (auto d : {plain, blocked})
     if (d) dnnl_memory_desc_destroy(d);
   return ok;
 }
 
-int Norm(Kind kind, void **params, int *ndims, int64_t **shapes, int cfg_index) {
+const Plan *GetPlan(Engine *e, Kind kind, const int64_t *dims, dnnl_format_tag_t layout, float eps, bool relu) {
+  static std::mutex mu;
+  static std::map<Key, std::unique_ptr<Plan>> cache;
+  int32_t eps_bits = 0;
+  std::memcpy(&eps_bits, &eps, sizeof(eps));
+  const Key key = {kind, dims[0], dims[1], dims[2], dims[3], layout, eps_bits, relu};
+  std::lock_guard<std::mutex> lock(mu);
+  auto &slot = cache[key];
+  if (!slot) {
+    auto plan = std::make_unique<Plan>();
+    bool ok = false;
+    if (kind == kToBlocked || kind == kToPlain) {
+      ok = MakeReorder(e, kind, dims, plan.get());
+    } else {
+      dnnl_memory_desc_t md = Desc(4, dims, dnnl_f32, layout);
+      ok = md && MakeNorm(e, kind, md, eps, relu, plan.get());
+      if (md) dnnl_memory_desc_destroy(md);
+    }
+    if (!ok) return nullptr;  // not cached: the failure is reported on every call
+    slot = std::move(plan);
+  }
+  return slot.get();
+}
+
+// One primitive run: tensors of descriptor `md`, C-element vectors, scratchpad and workspace from
+// per-thread buffers (the workspace of a fused ReLU's forward is not needed later: its backward
+// reads y instead).
+struct Run {
+  Engine *e;
+  dnnl_stream_t stream;
+  const_dnnl_memory_desc_t md, vec;
+
+  bool operator()(const Primitive &prim, std::initializer_list<std::pair<int, void *>> tensors,
+                  std::initializer_list<std::pair<int, void *>> vectors = {}) const {
+    thread_local Buffers<2> buffers;
+    std::vector<std::unique_ptr<Memory>> memories;
+    std::vector<dnnl_exec_arg_t> args;
+    bool ok = true;
+    auto add = [&](int arg, const_dnnl_memory_desc_t d, void *data) {
+      memories.push_back(std::make_unique<Memory>(d, e, data));
+      ok = ok && memories.back()->handle;
+      args.push_back({arg, memories.back()->handle});
+    };
+    auto add_bytes = [&](int arg, size_t bytes, int buffer) {
+      const int64_t n[1] = {static_cast<int64_t>(bytes)};
+      dnnl_memory_desc_t d = Desc(1, n, dnnl_u8, dnnl_a);
+      ok = ok && d;
+      if (d) add(arg, d, buffers.Get(buffer, bytes));
+      if (d) dnnl_memory_desc_destroy(d);
+    };
+    for (auto &t : tensors) add(t.first, md, t.second);
+    for (auto &v : vectors) add(v.first, vec, v.second);
+    if (prim.scratch_bytes) add_bytes(DNNL_ARG_SCRATCHPAD, prim.scratch_bytes, 0);
+    if (prim.workspace_bytes) add_bytes(DNNL_ARG_WORKSPACE, prim.workspace_bytes, 1);
+    return ok && dnnl_primitive_execute(prim.handle, stream, static_cast<int>(args.size()), args.data()) == dnnl_success &&
+           dnnl_stream_wait(stream) == dnnl_success;
+  }
+};
+
+int Norm(Kind kind, void **p, int *ndims, int64_t **shapes, int cfg_index) {
   Engine *e = GetEngine();
-  if (!e) return 1;
+  dnnl_stream_t stream = e ? ThreadStream(e) : nullptr;
+  if (!stream) return 1;
   int64_t dims[4];
   const dnnl_format_tag_t layout = ActivationLayout(ndims[0], shapes[0], dims);
-  const float eps = *static_cast<const float *>(params[cfg_index]);
-  const Primitive *prim = GetPrimitive(e, kind, dims, layout, eps);
-  void **p = params;  // indices follow the entry points' argument lists above
-  bool ok = false;
-  if (kind == kForward) {
-    ok = Execute(e, prim, dims, layout, {{DNNL_ARG_SRC, p[0]}, {DNNL_ARG_DST, p[4]}},
-                 {{DNNL_ARG_SCALE, p[1]}, {DNNL_ARG_SHIFT, p[2]}, {DNNL_ARG_MEAN, p[5]}, {DNNL_ARG_VARIANCE, p[6]}});
-  } else if (kind == kInference) {
-    ok = Execute(e, prim, dims, layout, {{DNNL_ARG_SRC, p[0]}, {DNNL_ARG_DST, p[6]}},
-                 {{DNNL_ARG_SCALE, p[1]}, {DNNL_ARG_SHIFT, p[2]}, {DNNL_ARG_MEAN, p[3]}, {DNNL_ARG_VARIANCE, p[4]}});
-  } else {
-    ok = Execute(e, prim, dims, layout, {{DNNL_ARG_SRC, p[0]}, {DNNL_ARG_DIFF_DST, p[1]}, {DNNL_ARG_DIFF_SRC, p[6]}},
-                 {{DNNL_ARG_SCALE, p[2]},
-                  {DNNL_ARG_MEAN, p[3]},
-                  {DNNL_ARG_VARIANCE, p[4]},
-                  {DNNL_ARG_DIFF_SCALE, p[7]},
-                  {DNNL_ARG_DIFF_SHIFT, p[8]}});
+  const float *cfg = static_cast<const float *>(p[cfg_index]);
+  const bool relu = cfg[1] != 0.f;
+  const Plan *plan = GetPlan(e, kind, dims, layout, cfg[0], relu);
+  dnnl_memory_desc_t md = Desc(4, dims, dnnl_f32, layout), vec = Desc(1, &dims[1], dnnl_f32, dnnl_a);
+  const Run run{e, stream, md, vec};
+  bool ok = plan && md && vec;
+  if (ok && kind == kForward) {
+    ok = run(plan->main, {{DNNL_ARG_SRC, p[0]}, {DNNL_ARG_DST, p[4]}},
+             {{DNNL_ARG_SCALE, p[1]}, {DNNL_ARG_SHIFT, p[2]}, {DNNL_ARG_MEAN, p[5]}, {DNNL_ARG_VARIANCE, p[6]}});
+  } else if (ok && kind == kInference) {
+    ok = run(plan->main, {{DNNL_ARG_SRC, p[0]}, {DNNL_ARG_DST, p[6]}},
+             {{DNNL_ARG_SCALE, p[1]}, {DNNL_ARG_SHIFT, p[2]}, {DNNL_ARG_MEAN, p[3]}, {DNNL_ARG_VARIANCE, p[4]}});
+  } else if (ok) {  // backward: x, y, dy, gamma, mean, var, cfg -> dx, dgamma, dbeta
+    thread_local Buffers<1> masked;
+    void *dy = p[2];
+    if (relu) {
+      void *diff = masked.Get(0, dnnl_memory_desc_get_size(md));
+      ok = run(plan->relu_backward, {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DST, p[1]}, {DNNL_ARG_DIFF_SRC, diff}});
+      dy = diff;
+    }
+    ok = ok && run(plan->main, {{DNNL_ARG_SRC, p[0]}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_SRC, p[7]}},
+                   {{DNNL_ARG_SCALE, p[3]},
+                    {DNNL_ARG_MEAN, p[4]},
+                    {DNNL_ARG_VARIANCE, p[5]},
+                    {DNNL_ARG_DIFF_SCALE, p[8]},
+                    {DNNL_ARG_DIFF_SHIFT, p[9]}});
   }
+  for (auto d : {md, vec})
+    if (d) dnnl_memory_desc_destroy(d);
   return ok ? 0 : 1;
 }
 
 int ChangeLayout(Kind kind, void **params, int *ndims, int64_t **shapes) {
   Engine *e = GetEngine();
-  if (!e) return 1;
+  dnnl_stream_t stream = e ? ThreadStream(e) : nullptr;
+  if (!stream) return 1;
   int64_t dims[4];
   ActivationLayout(ndims[0], shapes[0], dims);
-  const Primitive *prim = GetPrimitive(e, kind, dims, dnnl_format_tag_undef, 0.0f);
-  dnnl_stream_t stream = ThreadStream(e);
-  if (!stream || !prim) return 1;
+  const Plan *plan = GetPlan(e, kind, dims, dnnl_format_tag_undef, 0.f, false);
   dnnl_memory_desc_t plain = Desc(4, dims, dnnl_f32, dnnl_nchw), blocked = Desc(4, dims, dnnl_f32, dnnl_nChw16c);
   const bool to_blocked = kind == kToBlocked;
-  bool ok = false;
-  {
+  bool ok = plan && plain && blocked;
+  if (ok) {
     Memory from(to_blocked ? plain : blocked, e, params[0]), to(to_blocked ? blocked : plain, e, params[1]);
     dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from.handle}, {DNNL_ARG_TO, to.handle}};
-    ok = from.handle && to.handle && dnnl_primitive_execute(prim->handle, stream, 2, args) == dnnl_success &&
+    ok = from.handle && to.handle && dnnl_primitive_execute(plan->main.handle, stream, 2, args) == dnnl_success &&
          dnnl_stream_wait(stream) == dnnl_success;
   }
-  dnnl_memory_desc_destroy(plain);
-  dnnl_memory_desc_destroy(blocked);
+  for (auto d : {plain, blocked})
+    if (d) dnnl_memory_desc_destroy(d);
   return ok ? 0 : 1;
 }
 
@@ -171,7 +235,7 @@ int mindcv_bn_forward(int, void **params, int *ndims, int64_t **shapes, const ch
 }
 
 int mindcv_bn_backward(int, void **params, int *ndims, int64_t **shapes, const char **, void *, void *) {
-  return Norm(kBackward, params, ndims, shapes, 5);
+  return Norm(kBackward, params, ndims, shapes, 6);
 }
 
 int mindcv_bn_inference(int, void **params, int *ndims, int64_t **shapes, const char **, void *, void *) {
@@ -179,7 +243,7 @@ int mindcv_bn_inference(int, void **params, int *ndims, int64_t **shapes, const 
 }
 
 int mindcv_bn_inference_backward(int, void **params, int *ndims, int64_t **shapes, const char **, void *, void *) {
-  return Norm(kInferenceBackward, params, ndims, shapes, 5);
+  return Norm(kInferenceBackward, params, ndims, shapes, 6);
 }
 
 int mindcv_to_blocked(int, void **params, int *ndims, int64_t **shapes, const char **, void *, void *) {

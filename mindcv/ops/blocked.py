@@ -87,7 +87,7 @@ def _norm_ops(library: str):
     def x_and_two_vectors(x, gamma, *_):
         return x, gamma, gamma
 
-    def dx_and_two_vectors(x, dy, gamma, *_):
+    def dx_and_two_vectors(x, y, dy, gamma, *_):
         return x, gamma, gamma
 
     def three_like_x(x, *_):
@@ -102,11 +102,11 @@ def _norm_ops(library: str):
     batch_backward, given_backward = backward("mindcv_bn_backward"), backward("mindcv_bn_inference_backward")
 
     def training_bprop(x, gamma, beta, cfg, out, dout):  # the batch statistics' own gradients are unused
-        dx, dgamma, dbeta = batch_backward(x, dout[0], gamma, out[1], out[2], cfg)
+        dx, dgamma, dbeta = batch_backward(x, out[0], dout[0], gamma, out[1], out[2], cfg)
         return dx, dgamma, dbeta, ops.zeros_like(cfg)
 
     def inference_bprop(x, gamma, beta, mean, var, cfg, out, dout):
-        dx, dgamma, dbeta = given_backward(x, dout, gamma, mean, var, cfg)
+        dx, dgamma, dbeta = given_backward(x, out, dout, gamma, mean, var, cfg)
         return dx, dgamma, dbeta, ops.zeros_like(mean), ops.zeros_like(var), ops.zeros_like(cfg)
 
     def forward(name, shape, dtype, bprop):
@@ -120,18 +120,21 @@ class BlockedBatchNorm2d(nn.BatchNorm2d):
     """BatchNorm2d over nChw16c tensors on oneDNN's kernels, with BatchNorm2d's parameters and names.
 
     Training normalizes with the batch statistics (their gradient included) and updates the
-    moving ones; inference normalizes with the moving ones.
+    moving ones; inference normalizes with the moving ones. `relu=True` also applies the ReLU
+    that follows it in DenseNet, in the same pass over the data.
     """
 
-    def __init__(self, library: str, num_features: int):
+    def __init__(self, library: str, num_features: int, relu: bool = False):
         super().__init__(num_features)
         self.norm, self.inference_norm = _norm_ops(library)
-        self.cfg = ms.Tensor([self.eps], ms.float32)
+        self.relu = relu
+        self.cfg = ms.Tensor([self.eps, float(relu)], ms.float32)
         self.use_builtin = False
 
     def construct(self, x):
         if self.use_builtin:
-            return super().construct(x)
+            y = super().construct(x)
+            return ops.relu(y) if self.relu else y
         dtype = x.dtype
         x = x.astype(ms.float32)
         if self.training:

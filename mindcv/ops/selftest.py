@@ -73,21 +73,23 @@ def check(library: str) -> str:
 
 
 def check_batch_norm(library: str, rng) -> str:
-    """Training-mode BlockedBatchNorm2d between the layout changes against nn.BatchNorm2d."""
+    """Training-mode BlockedBatchNorm2d with its ReLU (as DenseNet uses it), between the layout
+    changes, against nn.BatchNorm2d and nn.ReLU."""
     import mindspore as ms
     from mindspore import nn
 
     from .blocked import BlockedBatchNorm2d, ToBlocked, ToPlain
 
-    native = nn.SequentialCell([ToBlocked(library), BlockedBatchNorm2d(library, 32), ToPlain(library)])
-    builtin = nn.BatchNorm2d(32)
+    norm = BlockedBatchNorm2d(library, 32, relu=True)
+    native = nn.SequentialCell([ToBlocked(library), norm, ToPlain(library)])
+    builtin = nn.SequentialCell([nn.BatchNorm2d(32), nn.ReLU()])
     for cell in (native, builtin):
         cell.set_train(True)
     x = ms.Tensor(rng.standard_normal((2, 32, 5, 5)) * 2 + 1, ms.float32)
     dy = ms.Tensor(rng.standard_normal(x.shape), ms.float32)
     errors = cell_errors(native, builtin, x, dy)
     if max(errors) > TOLERANCE:
-        return f"BatchNorm relative errors (y, dx, dgamma+dbeta) {errors}"
+        return f"BatchNorm-ReLU relative errors (y, dx, dgamma+dbeta) {errors}"
     return "ok"
 
 

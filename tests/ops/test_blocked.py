@@ -43,24 +43,26 @@ def test_layout_changes_match_the_definition_and_are_each_others_gradient(mode):
     np.testing.assert_array_equal(blocked(grad.asnumpy()), weight)
 
 
+@pytest.mark.parametrize("relu", [False, True], ids=["bn", "bn_relu"])
 @pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
-def test_batch_norm_matches_batchnorm2d(mode, training):
+def test_batch_norm_matches_batchnorm2d(mode, training, relu):
     rng = np.random.RandomState(0)
     x = (rng.randn(4, 32, 6, 6) * 3 + 1).astype(np.float32)
     dy = rng.randn(*x.shape).astype(np.float32)
     gamma, beta = rng.rand(32).astype(np.float32) + 0.5, rng.randn(32).astype(np.float32)
-    ours, theirs = BlockedBatchNorm2d(library, 32), nn.BatchNorm2d(32)
-    for norm in (ours, theirs):
+    ours = BlockedBatchNorm2d(library, 32, relu=relu)
+    theirs = nn.SequentialCell([nn.BatchNorm2d(32), nn.ReLU() if relu else nn.Identity()])
+    for norm in (ours, theirs[0]):
         norm.gamma.set_data(ms.Tensor(gamma))
         norm.beta.set_data(ms.Tensor(beta))
         norm.moving_mean.set_data(ms.Tensor(np.full(32, 0.3, np.float32)))
         norm.moving_variance.set_data(ms.Tensor(np.full(32, 2.0, np.float32)))
-        norm.set_train(training)
     results = []
-    for norm, data, grad_out in ((ours, blocked(x), blocked(dy)), (theirs, x, dy)):
-        step = ms.value_and_grad(_Loss(norm, ms.Tensor(grad_out)), 0, [norm.gamma, norm.beta])
+    for cell, norm, data, grad_out in ((ours, ours, blocked(x), blocked(dy)), (theirs, theirs[0], x, dy)):
+        cell.set_train(training)
+        step = ms.value_and_grad(_Loss(cell, ms.Tensor(grad_out)), 0, [norm.gamma, norm.beta])
         loss, (dx, (dgamma, dbeta)) = step(ms.Tensor(data))
-        dx = dx.asnumpy() if norm is theirs else dx.asnumpy().transpose(0, 1, 4, 2, 3).reshape(x.shape)
+        dx = dx.asnumpy() if cell is theirs else dx.asnumpy().transpose(0, 1, 4, 2, 3).reshape(x.shape)
         stats = [norm.moving_mean.asnumpy(), norm.moving_variance.asnumpy()]
         results.append([loss.asnumpy(), dx, dgamma.asnumpy(), dbeta.asnumpy(), *stats])
     names = ["loss", "dx", "dgamma", "dbeta", "moving_mean", "moving_variance"]
