@@ -18,9 +18,9 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from infer import add_weight_args, build_model  # noqa: E402
+from mindcv.engine.runtime import init_runtime  # noqa: E402
 from mindcv.utils.cli import run_script  # noqa: E402
 from mindcv.utils.errors import MindCVError  # noqa: E402
-from mindcv.utils.runtime import init_runtime  # noqa: E402
 
 SUFFIXES = {"MINDIR": ".mindir", "ONNX": ".onnx", "AIR": ".air"}
 MAX_RELATIVE_ERROR = 1e-4

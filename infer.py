@@ -25,12 +25,12 @@ from tqdm import tqdm  # noqa: E402
 
 from mindcv.data import create_transforms  # noqa: E402
 from mindcv.data.class_names import CLASS_NAMES_FILE, imagenet_class_names, load_class_names  # noqa: E402
+from mindcv.engine.runtime import init_runtime  # noqa: E402
 from mindcv.models import create_model, get_pretrained_cfg, load_weights, read_checkpoint  # noqa: E402
 from mindcv.utils.atomic import atomic_write_bytes  # noqa: E402
 from mindcv.utils.cli import run_script  # noqa: E402
 from mindcv.utils.errors import MindCVError  # noqa: E402
 from mindcv.utils.onnx_runtime import onnxruntime_forward  # noqa: E402
-from mindcv.utils.runtime import init_runtime  # noqa: E402
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 _logger = logging.getLogger("infer")

@@ -14,18 +14,18 @@ from pathlib import Path  # noqa: E402
 from config import parse_args, save_args, user_set  # noqa: E402
 from mindcv.data import create_dataset, create_loader, create_transforms, get_class_names  # noqa: E402
 from mindcv.data.class_names import CLASS_NAMES_FILE, save_class_names  # noqa: E402
+from mindcv.engine.checkpoint_manager import CheckpointManager  # noqa: E402
+from mindcv.engine.metrics_log import MetricsLog  # noqa: E402
+from mindcv.engine.runtime import compile_cache_folder, init_runtime  # noqa: E402
+from mindcv.engine.train_step import create_trainer  # noqa: E402
+from mindcv.engine.trainer import RunPosition, Trainer  # noqa: E402
 from mindcv.loss import create_loss  # noqa: E402
 from mindcv.models import create_model  # noqa: E402
 from mindcv.optim import create_optimizer  # noqa: E402
 from mindcv.scheduler import create_scheduler  # noqa: E402
 from mindcv.utils.atomic import remove_temporaries  # noqa: E402
-from mindcv.utils.checkpoints import CheckpointManager  # noqa: E402
 from mindcv.utils.cli import run_script  # noqa: E402
 from mindcv.utils.errors import MindCVError  # noqa: E402
-from mindcv.utils.fit import RunPosition, Trainer  # noqa: E402
-from mindcv.utils.metrics_log import MetricsLog  # noqa: E402
-from mindcv.utils.runtime import compile_cache_folder, init_runtime  # noqa: E402
-from mindcv.utils.train_step import create_trainer  # noqa: E402
 
 _logger = logging.getLogger("train")
 

@@ -11,9 +11,9 @@ import pytest
 import config
 import train
 from mindcv.data import epoch_iterator
+from mindcv.engine.train_step import create_trainer
 from mindcv.models import DenseNet
 from mindcv.utils.distributed import DistributedInfo
-from mindcv.utils.train_step import create_trainer
 from tests.scripts import ROOT, SMALL, make_digit_folders, run
 
 DEMO = str(ROOT / "configs" / "densenet" / "densenet_121_demo.yaml")

@@ -3,8 +3,8 @@
 import time
 from types import SimpleNamespace
 
+from mindcv.engine.trainer import RunPosition, Trainer
 from mindcv.utils.distributed import DistributedInfo
-from mindcv.utils.fit import RunPosition, Trainer
 
 
 class _Loader:
