@@ -13,13 +13,13 @@ import json  # noqa: E402
 import logging  # noqa: E402
 
 from config import parse_args  # noqa: E402
+from mindcv.engine.builders import build_loader  # noqa: E402
 from mindcv.engine.evaluate import evaluate  # noqa: E402
 from mindcv.engine.runtime import compile_cache_folder, init_runtime  # noqa: E402
 from mindcv.models import create_model, get_pretrained_cfg, load_weights  # noqa: E402
 from mindcv.utils.atomic import atomic_write_bytes  # noqa: E402
 from mindcv.utils.cli import run_script  # noqa: E402
 from mindcv.utils.errors import MindCVError  # noqa: E402
-from train import build_loader  # noqa: E402
 
 _logger = logging.getLogger("validate")
 

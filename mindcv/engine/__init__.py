@@ -10,6 +10,7 @@ see `mindcv._lazy`):
 - `metrics_log`: `MetricsLog`, metrics.csv and curves.png
 - `stop_signals`: `StopSignals`, SIGTERM and SIGINT as requests to stop at the next step
 - `runtime`: `init_runtime`, device, mode, threads, seeds, compile cache and data parallel
+- `builders`: `build_loader` (train.py, validate.py) and `build_eval_model` (infer.py, export.py)
 """
 
 from .._lazy import lazy_exports
@@ -17,6 +18,8 @@ from .._lazy import lazy_exports
 _EXPORTS = {
     "CheckpointManager": "mindcv.engine.checkpoint_manager",
     "Evaluator": "mindcv.engine.evaluate",
+    "build_eval_model": "mindcv.engine.builders",
+    "build_loader": "mindcv.engine.builders",
     "MetricsLog": "mindcv.engine.metrics_log",
     "RunPosition": "mindcv.engine.trainer",
     "StopSignals": "mindcv.engine.stop_signals",
