@@ -8,18 +8,14 @@ in Markdown, then every figure per configuration and, with --compare, the ratios
 Each figure comes from its own fresh process (see mindcv/utils/benchmark.py for the method).
 """
 
-import os
+import argparse
+import json
+import logging
 
-os.environ.setdefault("GLOG_v", "3")  # before MindSpore loads: keep its INFO/WARNING flood off the console
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-
-from mindcv.utils.atomic import atomic_write_bytes  # noqa: E402
-from mindcv.utils.benchmark import benchmark, format_report  # noqa: E402
-from mindcv.utils.cli import run_script  # noqa: E402
-from mindcv.utils.download import get_mindcv_home  # noqa: E402
+from mindcv.utils.atomic import atomic_write_bytes
+from mindcv.utils.benchmark import benchmark, format_report
+from mindcv.utils.cli import run_script
+from mindcv.utils.download import get_mindcv_home
 
 
 def _positive(text: str) -> int:

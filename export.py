@@ -8,19 +8,16 @@ run with onnxruntime, when installed, on a random input: it must give the MindSp
 and logits within a relative error of 1e-4 (max |difference| / max |logit|), else it is not kept.
 """
 
+import argparse
 import os
+from pathlib import Path
 
-os.environ.setdefault("GLOG_v", "3")  # before MindSpore loads: keep its INFO/WARNING flood off the console
+import numpy as np
 
-import argparse  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from mindcv.engine.builders import build_eval_model  # noqa: E402
-from mindcv.engine.runtime import init_runtime  # noqa: E402
-from mindcv.utils.cli import add_weight_args, run_script  # noqa: E402
-from mindcv.utils.errors import MindCVError  # noqa: E402
+from mindcv.engine.builders import build_eval_model
+from mindcv.engine.runtime import init_runtime
+from mindcv.utils.cli import add_weight_args, run_script
+from mindcv.utils.errors import MindCVError
 
 SUFFIXES = {"MINDIR": ".mindir", "ONNX": ".onnx", "AIR": ".air"}
 MAX_RELATIVE_ERROR = 1e-4

@@ -9,28 +9,24 @@ crop, normalize with the weights' mean/std). Class names: --class_names FILE, el
 beside the checkpoint (written by fine-tuning runs), else ImageNet's for 1,000 classes.
 """
 
-import os
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Callable, List, Sequence
 
-os.environ.setdefault("GLOG_v", "3")  # before MindSpore loads: keep its INFO/WARNING flood off the console
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Callable, List, Sequence  # noqa: E402
-
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from mindcv.data import create_transforms  # noqa: E402
-from mindcv.data.class_names import CLASS_NAMES_FILE, imagenet_class_names, load_class_names  # noqa: E402
-from mindcv.engine.builders import build_eval_model  # noqa: E402
-from mindcv.engine.runtime import init_runtime  # noqa: E402
-from mindcv.utils.atomic import atomic_write_bytes  # noqa: E402
-from mindcv.utils.cli import add_weight_args, run_script  # noqa: E402
-from mindcv.utils.errors import MindCVError  # noqa: E402
-from mindcv.utils.onnx_runtime import onnxruntime_forward  # noqa: E402
+from mindcv.data import create_transforms
+from mindcv.data.class_names import CLASS_NAMES_FILE, imagenet_class_names, load_class_names
+from mindcv.engine.builders import build_eval_model
+from mindcv.engine.runtime import init_runtime
+from mindcv.utils.atomic import atomic_write_bytes
+from mindcv.utils.cli import add_weight_args, run_script
+from mindcv.utils.errors import MindCVError
+from mindcv.utils.onnx_runtime import onnxruntime_forward
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 _logger = logging.getLogger("infer")

@@ -4,29 +4,25 @@ A short pipeline over the package's factories: data, model, loss, learning rates
 train step, then the epoch loop. Every option is documented in config.py (`--help`).
 """
 
-import os
+import logging
+from pathlib import Path
 
-os.environ.setdefault("GLOG_v", "3")  # before MindSpore loads: keep its INFO/WARNING flood off the console
-
-import logging  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from config import parse_args, save_args, user_set  # noqa: E402
-from mindcv.data import get_class_names  # noqa: E402
-from mindcv.data.class_names import CLASS_NAMES_FILE, save_class_names  # noqa: E402
-from mindcv.engine.builders import build_loader, mixing_on  # noqa: E402
-from mindcv.engine.checkpoint_manager import CheckpointManager  # noqa: E402
-from mindcv.engine.metrics_log import MetricsLog  # noqa: E402
-from mindcv.engine.runtime import compile_cache_folder, init_runtime  # noqa: E402
-from mindcv.engine.train_step import create_trainer  # noqa: E402
-from mindcv.engine.trainer import RunPosition, Trainer  # noqa: E402
-from mindcv.loss import create_loss  # noqa: E402
-from mindcv.models import create_model  # noqa: E402
-from mindcv.optim import create_optimizer  # noqa: E402
-from mindcv.scheduler import create_scheduler  # noqa: E402
-from mindcv.utils.atomic import remove_temporaries  # noqa: E402
-from mindcv.utils.cli import run_script  # noqa: E402
-from mindcv.utils.errors import MindCVError  # noqa: E402
+from config import parse_args, save_args, user_set
+from mindcv.data import get_class_names
+from mindcv.data.class_names import CLASS_NAMES_FILE, save_class_names
+from mindcv.engine.builders import build_loader, mixing_on
+from mindcv.engine.checkpoint_manager import CheckpointManager
+from mindcv.engine.metrics_log import MetricsLog
+from mindcv.engine.runtime import compile_cache_folder, init_runtime
+from mindcv.engine.train_step import create_trainer
+from mindcv.engine.trainer import RunPosition, Trainer
+from mindcv.loss import create_loss
+from mindcv.models import create_model
+from mindcv.optim import create_optimizer
+from mindcv.scheduler import create_scheduler
+from mindcv.utils.atomic import remove_temporaries
+from mindcv.utils.cli import run_script
+from mindcv.utils.errors import MindCVError
 
 _logger = logging.getLogger("train")
 
