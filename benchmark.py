@@ -12,6 +12,7 @@ import argparse
 import json
 import logging
 
+from mindcv.names import AMP_LEVELS
 from mindcv.utils.atomic import atomic_write_bytes
 from mindcv.utils.benchmark import benchmark, format_report
 from mindcv.utils.cli import run_script
@@ -38,9 +39,7 @@ def parse_args(argv):
         default=[0],
         help="0 = Graph, 1 = PyNative (default: 0)",
     )
-    parser.add_argument(
-        "--amp_level", nargs="+", choices=("O0", "O1", "O2", "O3"), default=["O0"], help="(default: O0)"
-    )
+    parser.add_argument("--amp_level", nargs="+", choices=AMP_LEVELS, default=["O0"], help="(default: O0)")
     parser.add_argument(
         "--image_size", type=_positive, default=224, help="input side in pixels (default: 224)"
     )

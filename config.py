@@ -20,23 +20,12 @@ from typing import Any, Callable
 
 import yaml
 
+from mindcv.names import AMP_LEVELS, LOSSES, OPTIMIZERS, SCHEDULERS
+from mindcv.names import DEVICES as DEVICE_NAMES
 from mindcv.utils.atomic import atomic_write_bytes
 from mindcv.utils.errors import MindCVError, UnknownOptionError
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "lamb", "lion", "nadam")
-SCHEDULERS = (
-    "constant",
-    "cosine_decay",
-    "exponential_decay",
-    "polynomial_decay",
-    "step_decay",
-    "multi_step_decay",
-    "one_cycle",
-    "cyclic",
-)
-LOSSES = ("CE", "BCE")
-AMP_LEVELS = ("O0", "O1", "O2", "O3")
-DEVICES = ("auto", "CPU", "GPU", "Ascend")
+DEVICES = ("auto", *DEVICE_NAMES)
 INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area")
 
 _logger = logging.getLogger("config")

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
+from ..names import DEVICES as _DEVICES
 from ..utils.distributed import DistributedInfo, init_distributed
 from ..utils.errors import MindCVError
 
@@ -18,7 +19,6 @@ __all__ = [
     "source_digest",
 ]
 
-_DEVICES = ("CPU", "GPU", "Ascend")
 _PACKAGE = Path(__file__).resolve().parents[1]
 
 

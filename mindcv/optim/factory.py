@@ -13,6 +13,7 @@ import numpy as np
 from mindspore import Parameter, nn
 from mindspore.nn.learning_rate_schedule import LearningRateSchedule
 
+from ..names import OPTIMIZERS
 from ..utils.errors import MindCVError, unknown_choice
 from .adamw import AdamW, Lamb
 from .lion import Lion
@@ -21,8 +22,6 @@ from .param_groups import layer_decay_groups, param_groups
 from .state import load_optimizer_state
 
 __all__ = ["OPTIMIZERS", "create_optimizer"]
-
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "lamb", "lion", "nadam")
 
 
 def create_optimizer(
