@@ -17,13 +17,9 @@ from mindcv.utils.atomic import atomic_write_bytes
 from mindcv.utils.benchmark import benchmark, format_report
 from mindcv.utils.cli import run_script
 from mindcv.utils.download import get_mindcv_home
+from mindcv.utils.options import POSITIVE, arg_type, converter, to_int
 
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+_positive = arg_type(converter(to_int, "an integer", POSITIVE))  # config.py's --batch_size check
 
 
 def parse_args(argv):

@@ -27,7 +27,9 @@ from mindcv.utils.atomic import atomic_write_bytes
 from mindcv.utils.cli import add_weight_args, run_script
 from mindcv.utils.errors import MindCVError
 from mindcv.utils.onnx_runtime import onnxruntime_forward
+from mindcv.utils.options import POSITIVE, arg_type, converter, to_int
 
+_positive = arg_type(converter(to_int, "an integer", POSITIVE))  # as config.py checks --batch_size
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 _logger = logging.getLogger("infer")
 
@@ -137,8 +139,10 @@ def parse_args(argv):
     parser.add_argument(
         "--crop_pct", type=float, default=None, help="centre-crop fraction (default: the model's)"
     )
-    parser.add_argument("--batch_size", type=int, default=8, help="images per forward pass (default: 8)")
-    parser.add_argument("--topk", type=int, default=5, help="classes shown per image (default: 5)")
+    parser.add_argument(
+        "--batch_size", type=_positive, default=8, help="images per forward pass (default: 8)"
+    )
+    parser.add_argument("--topk", type=_positive, default=5, help="classes shown per image (default: 5)")
     parser.add_argument(
         "--mode", type=int, choices=(0, 1), default=0, help="0 = Graph, 1 = PyNative (default: 0)"
     )
@@ -153,10 +157,7 @@ def parse_args(argv):
     parser.add_argument(
         "--json", default="", metavar="PATH", help="write the predictions as JSON here ('-': stdout)"
     )
-    args = parser.parse_args(argv)
-    if args.batch_size < 1 or args.topk < 1:
-        parser.error("--batch_size and --topk must be at least 1")
-    return args
+    return parser.parse_args(argv)
 
 
 def main(args) -> None:

@@ -13,8 +13,7 @@ from typing import List, Optional
 import numpy as np
 
 from ..utils.errors import MindCVError
-from .checkpoint_manager import POLICIES
-from .checkpoint_manager import CheckpointManager as _RunCheckpoints
+from .checkpoint_manager import POLICIES, CheckpointManager as _RunCheckpoints
 
 __all__ = ["CheckpointManager"]
 
