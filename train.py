@@ -14,7 +14,7 @@ from mindcv.engine.builders import build_loader, mixing_on
 from mindcv.engine.checkpoint_manager import CheckpointManager
 from mindcv.engine.metrics_log import MetricsLog
 from mindcv.engine.runtime import compile_cache_folder, init_runtime
-from mindcv.engine.train_step import create_trainer
+from mindcv.engine.train_step import create_trainer, resolve_loss_scale_type
 from mindcv.engine.trainer import RunPosition, Trainer
 from mindcv.loss import create_loss
 from mindcv.models import create_model
@@ -78,13 +78,12 @@ def build_train_step(args, dist, steps_per_epoch: int):
         eps=args.eps,
         checkpoint_path=args.ckpt_path if args.resume_opt else "",
     )
-    dynamic = args.loss_scale_type == "dynamic" or (args.loss_scale_type == "auto" and args.amp_level != "O0")
     train_step = create_trainer(
         network,
         loss,
         optimizer,
         amp_level=args.amp_level,
-        loss_scale_type="dynamic" if dynamic else "fixed",
+        loss_scale_type=resolve_loss_scale_type(args.loss_scale_type, args.amp_level),
         loss_scale=args.loss_scale,
         clip_grad=args.clip_grad,
         clip_value=args.clip_value,

@@ -5,13 +5,14 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Dict, Optional
 
 from ..names import DEVICES as _DEVICES
 from ..utils.distributed import DistributedInfo, init_distributed
 from ..utils.errors import MindCVError
 
 __all__ = [
+    "compile_cache_env",
     "compile_cache_folder",
     "enable_compile_cache",
     "init_runtime",
@@ -47,6 +48,12 @@ def compile_cache_folder(setting: str, options: dict) -> Optional[Path]:
     return get_mindcv_home() / "compile_cache" / source_digest() / key
 
 
+def compile_cache_env(folder: Path) -> Dict[str, str]:
+    """The environment that makes MindSpore save compiled graphs to `folder` and load them from
+    there (the 2.10 replacement of `set_context(enable_compile_cache=..., compile_cache_path=...)`)."""
+    return {"MS_COMPILER_CACHE_ENABLE": "1", "MS_COMPILER_CACHE_PATH": str(folder)}
+
+
 def enable_compile_cache(folder: Optional[Path]) -> None:
     """Save compiled graphs to `folder` and load them from there (MindSpore reads this at compile time)."""
     if folder is not None:
@@ -57,7 +64,7 @@ def enable_compile_cache(folder: Optional[Path]) -> None:
                 f"cannot use {folder} as the compile cache ({exc.strerror or exc}); pass a writable "
                 "--compile_cache folder, or --compile_cache '' to turn it off"
             ) from exc
-        os.environ.update(MS_COMPILER_CACHE_ENABLE="1", MS_COMPILER_CACHE_PATH=str(folder))
+        os.environ.update(compile_cache_env(folder))
 
 
 def limit_onednn_isa() -> bool:

@@ -18,7 +18,7 @@ from mindspore.amp import all_finite
 
 from ..utils.errors import MindCVError
 
-__all__ = ["TrainStep", "create_trainer"]
+__all__ = ["TrainStep", "create_trainer", "resolve_loss_scale_type"]
 
 _logger = logging.getLogger(__name__)
 
@@ -168,6 +168,14 @@ class TrainStep(nn.Cell):
         decay = self.ema_decay * (1 - ops.exp(-updates / 2000))
         ops.assign(self.ema_updates, updates)
         return _map(ops.partial(_ema_update, decay), self.ema_weights, self.network_weights)
+
+
+def resolve_loss_scale_type(loss_scale_type: str, amp_level: str) -> str:
+    """ "fixed" or "dynamic" for `create_trainer`: "auto" is dynamic under mixed precision (fp16
+    gradients overflow now and then) and fixed in fp32 (amp_level O0)."""
+    if loss_scale_type == "auto":
+        return "fixed" if amp_level == "O0" else "dynamic"
+    return loss_scale_type
 
 
 def create_trainer(

@@ -30,9 +30,9 @@ import numpy as np
 
 # Absolute imports: this module is the entry script of its worker processes, and MindSpore's
 # compile cache parses the entry script's imports, failing on relative ones.
+from mindcv.engine.runtime import compile_cache_env, source_digest
 from mindcv.utils.cli import run_script
 from mindcv.utils.errors import MindCVError
-from mindcv.utils.runtime import source_digest
 
 __all__ = [
     "IMAGENET_TRAIN_IMAGES",
@@ -99,11 +99,11 @@ def _reset_peak_rss() -> bool:
 def _mindspore_step(spec: dict) -> Callable[[], object]:
     import mindspore as ms
 
+    from ..engine.runtime import init_runtime
+    from ..engine.train_step import create_trainer, resolve_loss_scale_type
     from ..loss import create_loss
     from ..models import create_model
     from ..optim import create_optimizer
-    from .runtime import init_runtime
-    from .train_step import create_trainer
 
     init_runtime(spec["mode"], spec["device_target"], spec["threads"], spec["seed"])
     kwargs = {"memory_efficient": True} if spec["memory_efficient"] else {}
@@ -112,7 +112,7 @@ def _mindspore_step(spec: dict) -> Callable[[], object]:
     amp = spec["amp_level"]
     if spec["task"] == "train":
         optimizer = create_optimizer(network, "momentum", lr=0.01, weight_decay=1e-4, momentum=0.9)
-        loss_scale_type = "fixed" if amp == "O0" else "dynamic"  # train.py's default for each
+        loss_scale_type = resolve_loss_scale_type("auto", amp)  # train.py's --loss_scale_type auto
         step = create_trainer(
             network, create_loss("CE"), optimizer, amp_level=amp, loss_scale_type=loss_scale_type
         )
@@ -160,9 +160,9 @@ def _torch_step(spec: dict) -> Callable[[], object]:
 
 def _onnxruntime_step(spec: dict) -> Callable[[], object]:
     """Inference of the model exported to ONNX (as export.py writes it), run by onnxruntime."""
+    from ..engine.runtime import init_runtime
     from ..models import create_model
     from .onnx_runtime import onnxruntime_forward
-    from .runtime import init_runtime
 
     init_runtime(1, "CPU", spec["threads"], spec["seed"])
     network = create_model(spec["model"], num_classes=spec["num_classes"])
@@ -235,7 +235,7 @@ def run_isolated(spec: dict, cache_root: Optional[Path] = None) -> Dict[str, obj
         path = _cache_dir(spec, Path(cache_root))
         cache = {"path": str(path), "warm": path.is_dir() and any(path.rglob("*.mindir"))}
         path.mkdir(parents=True, exist_ok=True)
-        env.update(MS_COMPILER_CACHE_ENABLE="1", MS_COMPILER_CACHE_PATH=str(path))  # before the child starts
+        env.update(compile_cache_env(path))  # before the child starts
     command = [sys.executable, "-m", __name__, json.dumps(spec)]
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith(_RESULT)]

@@ -43,3 +43,12 @@ def test_compile_cache_folder_is_off_a_folder_or_keyed_by_the_options(tmp_path):
     assert auto == compile_cache_folder("auto", {"batch_size": 8, "lr": 0.1})  # order does not matter
     assert auto != compile_cache_folder("auto", {"lr": 0.2, "batch_size": 8})
     assert str(auto).startswith(os.environ["MINDCV_HOME"])
+
+
+def test_the_compile_cache_environment_names_the_folder(tmp_path):
+    from mindcv.engine.runtime import compile_cache_env
+
+    assert compile_cache_env(tmp_path) == {
+        "MS_COMPILER_CACHE_ENABLE": "1",
+        "MS_COMPILER_CACHE_PATH": str(tmp_path),
+    }

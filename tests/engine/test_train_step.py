@@ -86,3 +86,15 @@ def test_ema_follows_mindcv_warmup_formula(mode):
     for ema, w0, w1 in zip(step.ema_weights, start, weights(net)):
         np.testing.assert_allclose(ema.asnumpy(), w0 * decay + w1 * (1 - decay), rtol=1e-5, atol=1e-7)
     assert step.ema_weights[0].name.startswith("ema.")
+
+
+def test_auto_loss_scale_is_dynamic_under_mixed_precision_only():
+    from mindcv.engine.train_step import resolve_loss_scale_type
+
+    assert [resolve_loss_scale_type("auto", level) for level in ("O0", "O1", "O2", "O3")] == [
+        "fixed", "dynamic", "dynamic", "dynamic",
+    ]  # fmt: skip
+    assert (
+        resolve_loss_scale_type("fixed", "O2") == "fixed"
+        and resolve_loss_scale_type("dynamic", "O0") == "dynamic"
+    )
