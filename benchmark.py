@@ -5,16 +5,16 @@ python benchmark.py --mode 0 1 --amp_level O0 O2 --json bench.json
 
 Prints the results table of the model page (train s/epoch on ImageNet-1k, infer ms at batch 1)
 in Markdown, then every figure per configuration and, with --compare, the ratios to torchvision.
-Each figure comes from its own fresh process (see mindcv/utils/benchmark.py for the method).
+Each figure comes from its own fresh process (see mindcv/benchmark/harness.py for the method).
 """
 
 import argparse
 import json
 import logging
 
+from mindcv.benchmark.harness import benchmark, format_report
 from mindcv.names import AMP_LEVELS
 from mindcv.utils.atomic import atomic_write_bytes
-from mindcv.utils.benchmark import benchmark, format_report
 from mindcv.utils.cli import run_script
 from mindcv.utils.download import get_mindcv_home
 from mindcv.utils.options import POSITIVE, arg_type, converter, to_int

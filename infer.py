@@ -22,11 +22,11 @@ from tqdm import tqdm
 from mindcv.data import create_transforms
 from mindcv.data.class_names import CLASS_NAMES_FILE, imagenet_class_names, load_class_names
 from mindcv.engine.builders import build_eval_model
+from mindcv.engine.onnx_runtime import onnxruntime_forward
 from mindcv.engine.runtime import init_runtime
 from mindcv.utils.atomic import atomic_write_bytes
 from mindcv.utils.cli import add_weight_args, run_script
 from mindcv.utils.errors import MindCVError
-from mindcv.utils.onnx_runtime import onnxruntime_forward
 from mindcv.utils.options import POSITIVE, arg_type, converter, to_int
 
 _positive = arg_type(converter(to_int, "an integer", POSITIVE))  # as config.py checks --batch_size

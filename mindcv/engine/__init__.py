@@ -11,6 +11,7 @@ see `mindcv._lazy`):
 - `stop_signals`: `StopSignals`, SIGTERM and SIGINT as requests to stop at the next step
 - `runtime`: `init_runtime`, device, mode, threads, seeds, compile cache and data parallel
 - `builders`: `build_loader` (train.py, validate.py) and `build_eval_model` (infer.py, export.py)
+- `onnx_runtime`: `onnxruntime_forward`, a network exported to ONNX and run by onnxruntime
 """
 
 from .._lazy import lazy_exports

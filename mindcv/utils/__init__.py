@@ -7,7 +7,8 @@ engine's own manager, `mindcv.engine.checkpoint_manager.CheckpointManager`, whic
 MindCV's `create_trainer` (a `mindspore.Model` of other arguments) is not exported under its
 name; ours, returning a train step, is `mindcv.engine.train_step.create_trainer`.
 The engine's modules that lived here (`train_step`, `fit`, `evaluate`, `checkpoints`,
-`checkpoint_manager`, `metrics_log`, `stop_signals`, `runtime`) are aliases of `mindcv.engine`'s.
+`checkpoint_manager`, `metrics_log`, `stop_signals`, `runtime`, `onnx_runtime`) are aliases of
+`mindcv.engine`'s, and `benchmark` of `mindcv.benchmark.harness`.
 """
 
 from .._lazy import lazy_exports

@@ -1,4 +1,4 @@
-"""The old import paths of the modules moved to `mindcv.engine` name the same objects."""
+"""The old import paths of the modules moved out of `mindcv.utils` name the same objects."""
 
 import importlib
 
@@ -12,6 +12,11 @@ MOVED = {
     "mindcv.utils.checkpoint_manager": ("mindcv.engine.mindcv_checkpoint_manager", ["CheckpointManager"]),
     "mindcv.utils.metrics_log": ("mindcv.engine.metrics_log", ["MetricsLog"]),
     "mindcv.utils.stop_signals": ("mindcv.engine.stop_signals", ["StopSignals"]),
+    "mindcv.utils.benchmark": (
+        "mindcv.benchmark.harness",
+        ["benchmark", "format_report", "run_isolated", "time_steps"],
+    ),
+    "mindcv.utils.onnx_runtime": ("mindcv.engine.onnx_runtime", ["onnxruntime_forward"]),
     "mindcv.utils.runtime": (
         "mindcv.engine.runtime",
         ["compile_cache_folder", "enable_compile_cache", "init_runtime", "limit_onednn_isa", "source_digest"],
