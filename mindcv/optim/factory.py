@@ -15,7 +15,8 @@ from mindspore.nn.learning_rate_schedule import LearningRateSchedule
 
 from ..names import OPTIMIZERS
 from ..utils.errors import MindCVError, unknown_choice
-from .adamw import AdamW, Lamb
+from .adamw import AdamW
+from .lamb import Lamb
 from .lion import Lion
 from .nadam import NAdam
 from .param_groups import layer_decay_groups, param_groups

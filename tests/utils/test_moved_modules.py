@@ -42,3 +42,10 @@ def test_package_level_names():
     assert mindcv.utils.CheckpointManager is MindCVCheckpointManager
     assert mindcv.engine.CheckpointManager is CheckpointManager
     assert mindcv.engine.Trainer is Trainer
+
+
+def test_lamb_moved_out_of_adamw_keeps_its_old_path():
+    from mindcv.optim.adamw import Lamb as old
+    from mindcv.optim.lamb import Lamb
+
+    assert old is Lamb
