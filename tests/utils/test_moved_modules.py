@@ -49,3 +49,10 @@ def test_lamb_moved_out_of_adamw_keeps_its_old_path():
     from mindcv.optim.lamb import Lamb
 
     assert old is Lamb
+
+
+def test_the_epoch_controls_moved_out_of_data_pipeline_keep_their_old_path():
+    import mindcv.data.epochs as epochs
+    import mindcv.data.pipeline as pipeline
+
+    assert pipeline.set_epoch is epochs.set_epoch and pipeline.epoch_iterator is epochs.epoch_iterator
