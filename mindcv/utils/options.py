@@ -1,8 +1,8 @@
 """Option machinery without MindSpore: converters, option makers, a parser that fails in one line,
-and a YAML loader, shared by every script.
+and a YAML loader, shared by the scripts.
 
-config.py holds the table of train.py's and validate.py's options made with these; infer.py,
-export.py and benchmark.py use the same converters through `arg_type`. A converter types and
+config.py holds the table of train.py's and validate.py's options made with these; infer.py and
+benchmark.py check their numbers with the same converters through `arg_type`. A converter types and
 range-checks one value, whether it comes from the command line or a YAML file, and says what it
 expected in a `ValueError`: `converter(to_int, "an integer", POSITIVE)("0")` raises
 "expected an integer > 0 (got '0')".
