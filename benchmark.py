@@ -5,29 +5,21 @@ python benchmark.py --mode 0 1 --amp_level O0 O2 --json bench.json
 
 Prints the results table of the model page (train s/epoch on ImageNet-1k, infer ms at batch 1)
 in Markdown, then every figure per configuration and, with --compare, the ratios to torchvision.
-Each figure comes from its own fresh process (see mindcv/utils/benchmark.py for the method).
+Each figure comes from its own fresh process (see mindcv/benchmark/harness.py for the method).
 """
 
-import os
+import argparse
+import json
+import logging
 
-os.environ.setdefault("GLOG_v", "3")  # before MindSpore loads: keep its INFO/WARNING flood off the console
+from mindcv.benchmark.harness import benchmark, format_report
+from mindcv.names import AMP_LEVELS
+from mindcv.utils.atomic import atomic_write_bytes
+from mindcv.utils.cli import run_script
+from mindcv.utils.download import get_mindcv_home
+from mindcv.utils.options import POSITIVE, arg_type, converter, to_int
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-
-from mindcv.amp import AMP_LEVELS  # noqa: E402
-from mindcv.utils.atomic import atomic_write_bytes  # noqa: E402
-from mindcv.utils.benchmark import benchmark, format_report  # noqa: E402
-from mindcv.utils.cli import run_script  # noqa: E402
-from mindcv.utils.download import get_mindcv_home  # noqa: E402
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+_positive = arg_type(converter(to_int, "an integer", POSITIVE))  # config.py's --batch_size check
 
 
 def parse_args(argv):

@@ -10,91 +10,54 @@ the fix. No MindSpore import here, so `--help` and configuration errors come bac
 from __future__ import annotations
 
 import argparse
-import difflib
 import logging
 import os
 import re
 import sys
-from dataclasses import dataclass
-from typing import Any, Callable
 
 import yaml
 
-from mindcv.amp import AMP_LEVELS
+from mindcv.names import AMP_LEVELS, DEVICES as DEVICE_NAMES, LOSSES, OPTIMIZERS, SCHEDULERS
 from mindcv.utils.atomic import atomic_write_bytes
 from mindcv.utils.errors import MindCVError, UnknownOptionError
-
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "lamb", "lion", "nadam")
-SCHEDULERS = (
-    "constant",
-    "cosine_decay",
-    "exponential_decay",
-    "polynomial_decay",
-    "step_decay",
-    "multi_step_decay",
-    "one_cycle",
-    "cyclic",
+from mindcv.utils.options import (
+    AT_LEAST_32 as _AT_LEAST_32,
+    FRACTION as _FRACTION,
+    MILESTONES as _MILESTONES,
+    NON_NEGATIVE as _NON_NEGATIVE,
+    PER_CHANNEL as _PER_CHANNEL,
+    PER_CHANNEL_POSITIVE as _PER_CHANNEL_POSITIVE,
+    POSITIVE as _POSITIVE,
+    PROBABILITY as _PROBABILITY,
+    RANGE as _RANGE,
+    UNIT as _UNIT,
+    Option as _Option,
+    OptionParser as _Parser,
+    StoreConverted as _Store,
+    choice as _choice,
+    converter as _converter,
+    flag as _flag,
+    float_option as _float,
+    int_option as _int,
+    list_option as _list,
+    load_yaml_options,
+    path_option as _path,
+    suggest as _suggest,
+    text_option as _text,
+    to_fill as _to_fill,
+    to_int as _to_int,
+    to_str as _to_str,
+    unknown_key as _unknown_key,
 )
-LOSSES = ("CE", "BCE")
-DEVICES = ("auto", "CPU", "GPU", "Ascend")
+
+DEVICES = ("auto", *DEVICE_NAMES)
 INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area")
 
 _logger = logging.getLogger("config")
 
 
 # ---------------------------------------------------------------------------------------------
-# Converters: one per option, shared by the command line, YAML files and validate_args, so a
-# value means the same wherever it comes from.
-
-_BOOLS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
-_NONE = ("none", "null")
-
-
-def _to_bool(value):
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    return _BOOLS[value.strip().lower()]
-
-
-def _to_int(value):
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise TypeError
-    return int(value)
-
-
-def _to_float(value):
-    """Also reads strings such as "1e-4", which PyYAML leaves as text (YAML 1.1 wants "1.0e-4")."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise TypeError
-    return float(value)
-
-
-def _to_str(value):
-    if not isinstance(value, str):
-        raise TypeError
-    return value
-
-
-def _items(value):
-    """Flatten a YAML list, several CLI tokens or one `a,b` token (from `key=a,b`) into items."""
-    if isinstance(value, (list, tuple)):
-        return [item for part in value for item in _items(part)]
-    if isinstance(value, str):
-        return [token for token in re.split(r"[\s,]+", value.strip().strip("[]()")) if token]
-    return [value]
-
-
-def _to_fill(value):
-    """Random-erasing fill as MindSpore takes it: one value, one value per channel, or "random"."""
-    items = _items(value)
-    if items == ["random"]:
-        return "random"
-    numbers = [_to_int(item) for item in items]
-    if len(numbers) not in (1, 3) or not all(0 <= n <= 255 for n in numbers):
-        raise ValueError
-    return numbers[0] if len(numbers) == 1 else numbers
+# Option table, made with mindcv/utils/options.py (imported under the names it had here).
 
 
 def _to_resume(value):
@@ -102,101 +65,6 @@ def _to_resume(value):
     if isinstance(value, bool):
         return "auto" if value else ""
     return _to_str(value)
-
-
-def _suggest(word, candidates):
-    """The closest candidate to a mistyped name, or None."""
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return close[0] if close else None
-
-
-def _converter(parse, noun, check=None, null=False, hint=None):
-    """Build the function that types and range-checks one option's value, or says what it expected."""
-    condition, valid = check or ("", None)
-
-    def convert(value):
-        if null and (value is None or (isinstance(value, str) and value.strip().lower() in _NONE)):
-            return None
-        try:
-            result = parse(value)
-            ok = valid is None or valid(result)
-        except (AttributeError, KeyError, TypeError, ValueError):
-            ok = False
-        if not ok:
-            expected = " ".join(filter(None, (noun, condition))) + (" or None" if null else "")
-            raise ValueError(f"expected {expected} (got {value!r}){hint(value) if hint else ''}")
-        return result
-
-    return convert
-
-
-# Range checks: (text completing "expected an integer ...", predicate).
-_POSITIVE = ("> 0", lambda v: v > 0)
-_NON_NEGATIVE = (">= 0", lambda v: v >= 0)
-_PROBABILITY = ("in [0, 1]", lambda v: 0 <= v <= 1)
-_FRACTION = ("in [0, 1)", lambda v: 0 <= v < 1)
-_UNIT = ("in (0, 1]", lambda v: 0 < v <= 1)
-_AT_LEAST_32 = (">= 32", lambda v: v >= 32)
-_RANGE = ("MIN MAX with 0 < MIN <= MAX", lambda v: len(v) == 2 and 0 < v[0] <= v[1])
-_PER_CHANNEL = ("(one per channel)", lambda v: len(v) > 0)
-_PER_CHANNEL_POSITIVE = ("(one per channel, each > 0)", lambda v: len(v) > 0 and min(v) > 0)
-_MILESTONES = ("(increasing epochs, each > 0)", lambda v: len(v) > 0 and v == sorted(set(v)) and v[0] > 0)
-
-
-# ---------------------------------------------------------------------------------------------
-# Option table.
-
-
-@dataclass(frozen=True)
-class _Option:
-    name: str
-    default: Any
-    help: str
-    convert: Callable[[Any], Any]
-    nargs: str | None = None
-    const: Any = None
-    metavar: str | None = None
-
-
-def _flag(name, default, help):
-    """A boolean: `--name` alone means True, `--name false` (or no, 0) means False."""
-    convert = _converter(_to_bool, "true or false", null=default is None)
-    return _Option(name, default, help, convert, "?", True, "BOOL")
-
-
-def _scalar(parse, noun, metavar):
-    """The maker of one kind of single-value option; None is accepted where it is the default."""
-
-    def make(name, default, help, check=None, null=False):
-        convert = _converter(parse, noun, check, null or default is None)
-        return _Option(name, default, help, convert, metavar=metavar)
-
-    return make
-
-
-_int = _scalar(_to_int, "an integer", "INT")
-_float = _scalar(_to_float, "a number", "FLOAT")
-_text = _scalar(_to_str, "a string", "STR")
-_path = _scalar(_to_str, "a path", "PATH")
-
-
-def _choice(name, default, help, choices, aliases=None, null=False):
-    """A name from `choices`, matched case-insensitively and stored in its canonical spelling."""
-    table = {choice.lower(): choice for choice in choices} | (aliases or {})
-
-    def hint(value):
-        close = _suggest(str(value).lower(), table)
-        return f"; did you mean '{table[close]}'?" if close else ""
-
-    convert = _converter(lambda v: table[v.lower()], "one of " + ", ".join(choices), null=null, hint=hint)
-    return _Option(name, default, help, convert, metavar="{" + ",".join(choices) + "}")
-
-
-def _list(name, default, help, check, item=_to_float):
-    """Several values: `--name 1 2`, `--name=1,2`, `name=1,2`, or a YAML list."""
-    noun, metavar = ("integers", "INT") if item is _to_int else ("numbers", "FLOAT")
-    convert = _converter(lambda v: [item(i) for i in _items(v)], noun, check)
-    return _Option(name, default, help, convert, "+", metavar=metavar)
 
 
 _GROUPS = (
@@ -571,27 +439,6 @@ _OPTION_STRINGS = {"-h", "--help", "-c", "--config"} | {f"--{name}" for name in 
 # Parser.
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises a one-line MindCVError instead of printing usage and exiting."""
-
-    def error(self, message):
-        raise MindCVError(f"{message}; run with --help to see the options")
-
-
-class _Store(argparse.Action):
-    """Store a command-line value through the option's converter, the one YAML values use too."""
-
-    def __init__(self, option_strings, dest, convert, **kwargs):
-        super().__init__(option_strings, dest, **kwargs)
-        self.convert = convert
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        try:
-            setattr(namespace, self.dest, self.convert(values))
-        except ValueError as err:
-            raise MindCVError(f"{option_string}: {err}") from None
-
-
 def _config_parser() -> argparse.ArgumentParser:
     """Only -c/--config, read first because the YAML it names supplies the defaults."""
     parser = _Parser(add_help=False, allow_abbrev=False)
@@ -661,52 +508,9 @@ def _config_path(argv):
 
 
 def _load_config(path):
-    """Typed values of a flat YAML file; every problem is reported with the file and line."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError:
-        raise MindCVError(f"config file {path} not found; check the -c/--config path") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise MindCVError(f"cannot read config file {path} ({err}); give a readable YAML file") from None
-
-    loader = yaml.SafeLoader(text)
-    try:
-        root = loader.get_single_node()
-        data = {} if root is None else loader.construct_document(root)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else path
-        problem = getattr(err, "problem", None) or str(err).replace("\n", " ")
-        context, start = getattr(err, "context", None), getattr(err, "context_mark", None)
-        if context and start:  # e.g. an unclosed list: the error shows later than where it began
-            problem += f" ({context} started on line {start.line + 1})"
-        raise MindCVError(f"{where}: YAML syntax error: {problem}; fix the YAML there") from None
-    finally:
-        loader.dispose()
-    if not isinstance(data, dict):
-        raise MindCVError(f"{path}: expected 'option: value' lines, got a YAML {type(data).__name__}")
-
-    values = {}
-    for key_node, _ in root.value if root is not None else ():
-        key, where = key_node.value, f"{path}:{key_node.start_mark.line + 1}"
-        if key == "config":  # written by MindCV's save_args; the -c path given wins, as in MindCV
-            continue
-        if key not in _OPTIONS:
-            raise _unknown_key(key, _OPTIONS, where)
-        if key in values:
-            raise MindCVError(f"{where}: '{key}' is set twice; keep one")
-        try:
-            values[key] = _OPTIONS[key].convert(data[key])
-        except ValueError as err:
-            raise MindCVError(f"{where}: {key}: {err}") from None
-    return values
-
-
-def _unknown_key(key, known, where: str) -> UnknownOptionError:
-    close = _suggest(key, known)
-    fix = f"did you mean '{close}'?" if close else "run with --help to see the options"
-    return UnknownOptionError(f"{where}: unknown option '{key}'; {fix}")
+    """Typed values of a flat YAML file of these options. Its `config` key, written by MindCV's
+    save_args, is read past: the -c path given wins, as in MindCV."""
+    return load_yaml_options(path, _OPTIONS, skip=("config",))
 
 
 def _check_cfgs_in_parser(cfgs: dict, parser: argparse.ArgumentParser) -> None:

@@ -8,19 +8,16 @@ run with onnxruntime, when installed, on a random input: it must give the MindSp
 and logits within a relative error of 1e-4 (max |difference| / max |logit|), else it is not kept.
 """
 
+import argparse
 import os
+from pathlib import Path
 
-os.environ.setdefault("GLOG_v", "3")  # before MindSpore loads: keep its INFO/WARNING flood off the console
+import numpy as np
 
-import argparse  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from infer import add_weight_args, build_model  # noqa: E402
-from mindcv.utils.cli import run_script  # noqa: E402
-from mindcv.utils.errors import MindCVError  # noqa: E402
-from mindcv.utils.runtime import init_runtime  # noqa: E402
+from mindcv.engine.builders import build_eval_model
+from mindcv.engine.runtime import init_runtime
+from mindcv.utils.cli import add_weight_args, run_script
+from mindcv.utils.errors import MindCVError
 
 SUFFIXES = {"MINDIR": ".mindir", "ONNX": ".onnx", "AIR": ".air"}
 MAX_RELATIVE_ERROR = 1e-4
@@ -54,7 +51,7 @@ def main(args) -> None:
     init_runtime(1, args.device_target)  # PyNative: ms.export builds its own graph either way
     if args.format == "AIR" and ms.get_context("device_target") != "Ascend":
         raise MindCVError("AIR export needs an Ascend device; use --format MINDIR or ONNX here")
-    network, cfg, _ = build_model(args)
+    network, cfg, _ = build_eval_model(args)
     size = args.image_size or cfg.get("input_size", (3, 224, 224))[-1]
     sample = np.random.default_rng(0).standard_normal((args.batch_size, 3, size, size), dtype=np.float32)
 

@@ -9,60 +9,29 @@ crop, normalize with the weights' mean/std). Class names: --class_names FILE, el
 beside the checkpoint (written by fine-tuning runs), else ImageNet's for 1,000 classes.
 """
 
-import os
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Callable, List, Sequence
 
-os.environ.setdefault("GLOG_v", "3")  # before MindSpore loads: keep its INFO/WARNING flood off the console
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Callable, List, Sequence  # noqa: E402
+from mindcv.data import create_transforms
+from mindcv.data.class_names import CLASS_NAMES_FILE, imagenet_class_names, load_class_names
+from mindcv.engine.builders import build_eval_model
+from mindcv.engine.onnx_runtime import onnxruntime_forward
+from mindcv.engine.runtime import init_runtime
+from mindcv.utils.atomic import atomic_write_bytes
+from mindcv.utils.cli import add_weight_args, run_script
+from mindcv.utils.errors import MindCVError
+from mindcv.utils.options import POSITIVE, arg_type, converter, to_int
 
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from mindcv.data import create_transforms  # noqa: E402
-from mindcv.data.class_names import CLASS_NAMES_FILE, imagenet_class_names, load_class_names  # noqa: E402
-from mindcv.models import create_model, get_pretrained_cfg, load_weights, read_checkpoint  # noqa: E402
-from mindcv.utils.atomic import atomic_write_bytes  # noqa: E402
-from mindcv.utils.cli import run_script  # noqa: E402
-from mindcv.utils.errors import MindCVError  # noqa: E402
-from mindcv.utils.onnx_runtime import onnxruntime_forward  # noqa: E402
-from mindcv.utils.runtime import init_runtime  # noqa: E402
-
+_positive = arg_type(converter(to_int, "an integer", POSITIVE))  # as config.py checks --batch_size
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 _logger = logging.getLogger("infer")
-
-
-def add_weight_args(parser: argparse.ArgumentParser) -> None:
-    """The options naming a model and its weights, shared with export.py."""
-    parser.add_argument("--model", default="densenet121", help="registered model name (default: densenet121)")
-    parser.add_argument("--pretrained", action="store_true", help="use the model's published weights")
-    parser.add_argument("--ckpt_path", default="", help="use this checkpoint's weights")
-    parser.add_argument(
-        "--num_classes", type=int, default=None, help="expected class count (default: the weights')"
-    )
-    parser.add_argument("--image_size", type=int, default=None, help="input side (default: the model's, 224)")
-    parser.add_argument("--device_target", default="auto", help="auto, CPU, GPU or Ascend (default: auto)")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
-
-
-def build_model(args):
-    """(network in eval mode, its pretrained cfg, its class count). Without --num_classes the class
-    count is the weights'; a classifier that does not fit them is an error, never a random head."""
-    if args.pretrained == bool(args.ckpt_path):
-        raise MindCVError("choose the weights: give --pretrained or --ckpt_path PATH (exactly one)")
-    cfg = get_pretrained_cfg(args.model)  # an unknown model fails here, with suggestions
-    num_classes = args.num_classes or cfg.get("num_classes", 1000)
-    if args.ckpt_path and not args.num_classes:
-        head = read_checkpoint(args.ckpt_path).get(f"{cfg.get('classifier', 'classifier')}.weight")
-        num_classes = head.shape[0] if head is not None else num_classes
-    network = create_model(args.model, num_classes=num_classes)
-    load_weights(network, args.model, args.pretrained, args.ckpt_path, new_head=False)
-    network.set_train(False)
-    return network, cfg, num_classes
 
 
 def find_images(inputs: Sequence[str]) -> List[Path]:
@@ -170,8 +139,10 @@ def parse_args(argv):
     parser.add_argument(
         "--crop_pct", type=float, default=None, help="centre-crop fraction (default: the model's)"
     )
-    parser.add_argument("--batch_size", type=int, default=8, help="images per forward pass (default: 8)")
-    parser.add_argument("--topk", type=int, default=5, help="classes shown per image (default: 5)")
+    parser.add_argument(
+        "--batch_size", type=_positive, default=8, help="images per forward pass (default: 8)"
+    )
+    parser.add_argument("--topk", type=_positive, default=5, help="classes shown per image (default: 5)")
     parser.add_argument(
         "--mode", type=int, choices=(0, 1), default=0, help="0 = Graph, 1 = PyNative (default: 0)"
     )
@@ -186,16 +157,13 @@ def parse_args(argv):
     parser.add_argument(
         "--json", default="", metavar="PATH", help="write the predictions as JSON here ('-': stdout)"
     )
-    args = parser.parse_args(argv)
-    if args.batch_size < 1 or args.topk < 1:
-        parser.error("--batch_size and --topk must be at least 1")
-    return args
+    return parser.parse_args(argv)
 
 
 def main(args) -> None:
     images = find_images(args.inputs)
     init_runtime(args.mode, args.device_target, args.threads)
-    network, cfg, num_classes = build_model(args)
+    network, cfg, num_classes = build_eval_model(args)
     names = class_names(args, num_classes)
     preprocessing = {key: cfg[key] for key in ("interpolation", "mean", "std", "crop_pct") if key in cfg}
     if args.crop_pct:

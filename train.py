@@ -4,113 +4,28 @@ A short pipeline over the package's factories: data, model, loss, learning rates
 train step, then the epoch loop. Every option is documented in config.py (`--help`).
 """
 
-import os
+import logging
+from pathlib import Path
 
-os.environ.setdefault("GLOG_v", "3")  # before MindSpore loads: keep its INFO/WARNING flood off the console
-
-import logging  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from config import parse_args, save_args, user_set  # noqa: E402
-from mindcv.amp import needs_loss_scale  # noqa: E402
-from mindcv.data import create_dataset, create_loader, create_transforms, get_class_names  # noqa: E402
-from mindcv.data.class_names import CLASS_NAMES_FILE, save_class_names  # noqa: E402
-from mindcv.loss import create_loss  # noqa: E402
-from mindcv.models import create_model  # noqa: E402
-from mindcv.optim import create_optimizer  # noqa: E402
-from mindcv.scheduler import create_scheduler  # noqa: E402
-from mindcv.utils.atomic import remove_temporaries  # noqa: E402
-from mindcv.utils.checkpoints import CheckpointManager  # noqa: E402
-from mindcv.utils.cli import run_script  # noqa: E402
-from mindcv.utils.errors import MindCVError  # noqa: E402
-from mindcv.utils.fit import RunPosition, Trainer  # noqa: E402
-from mindcv.utils.metrics_log import MetricsLog  # noqa: E402
-from mindcv.utils.runtime import compile_cache_folder, init_runtime  # noqa: E402
-from mindcv.utils.train_step import create_trainer  # noqa: E402
+from config import parse_args, save_args, user_set
+from mindcv.amp import resolve_loss_scale_type
+from mindcv.data import get_class_names
+from mindcv.data.class_names import CLASS_NAMES_FILE, save_class_names
+from mindcv.engine.builders import build_loader, mixing_on
+from mindcv.engine.checkpoint_manager import CheckpointManager
+from mindcv.engine.metrics_log import MetricsLog
+from mindcv.engine.runtime import compile_cache_folder, init_runtime
+from mindcv.engine.train_step import create_trainer
+from mindcv.engine.trainer import RunPosition, Trainer
+from mindcv.loss import create_loss
+from mindcv.models import create_model
+from mindcv.optim import create_optimizer
+from mindcv.scheduler import create_scheduler
+from mindcv.utils.atomic import remove_temporaries
+from mindcv.utils.cli import run_script
+from mindcv.utils.errors import MindCVError
 
 _logger = logging.getLogger("train")
-
-
-def build_loader(args, dist, split: str, is_training: bool):
-    """A loader over this rank's shard of `split`; an unset --num_classes becomes the dataset's."""
-    dataset = create_dataset(
-        name=args.dataset,
-        root=args.data_dir,
-        split=split,
-        shuffle=args.shuffle if is_training else args.eval_shuffle,
-        even_shards=None if is_training else False,  # validation shards cover every sample once
-        num_aug_repeats=args.aug_repeats if is_training else 0,
-        num_samples=args.num_samples,
-        num_shards=dist.group_size if dist.distributed else None,
-        shard_id=dist.rank if dist.distributed else None,
-        num_parallel_workers=args.num_parallel_workers,
-        download=args.dataset_download,
-        seed=args.seed,
-        skip_corrupt=args.skip_corrupt,
-    )
-    drop_remainder = args.drop_remainder if is_training else False
-    images = dataset.get_dataset_size()
-    if drop_remainder and 0 < images < args.batch_size and not user_set(args, "batch_size"):
-        _logger.warning(
-            "batch_size: the default %d exceeds the %d images of split '%s' per device; using %d",
-            args.batch_size,
-            images,
-            split,
-            images,
-        )
-        args.batch_size = images
-    classes = len(get_class_names(dataset))
-    if args.num_classes is None:
-        args.num_classes = classes
-    if classes != args.num_classes:
-        raise MindCVError(
-            f"dataset {args.dataset or args.data_dir} has {classes} classes but --num_classes is "
-            f"{args.num_classes}; pass --num_classes {classes}"
-        )
-    views = is_training and args.aug_splits > 0  # AugMix split batches
-    transform = create_transforms(
-        args.dataset,
-        is_training=is_training,
-        image_resize=args.image_resize,
-        scale=args.scale,
-        ratio=args.ratio,
-        hflip=args.hflip,
-        vflip=args.vflip,
-        color_jitter=args.color_jitter,
-        interpolation=args.interpolation,
-        auto_augment=args.auto_augment,
-        mean=args.mean,
-        std=args.std,
-        re_prob=args.re_prob,
-        re_scale=args.re_scale,
-        re_ratio=args.re_ratio,
-        re_value=args.re_value,
-        crop_pct=args.crop_pct,
-        re_max_attempts=args.re_max_attempts,
-        separate=views,
-    )
-    mixing = is_training and (args.mixup > 0 or args.cutmix > 0)
-    loader = create_loader(
-        dataset,
-        batch_size=args.batch_size,
-        drop_remainder=drop_remainder,
-        is_training=is_training,
-        mixup=args.mixup if is_training else 0.0,
-        cutmix=args.cutmix if is_training else 0.0,
-        cutmix_prob=args.cutmix_prob,
-        num_classes=args.num_classes,
-        transform=transform,
-        separate=views,
-        aug_splits=args.aug_splits,
-        num_parallel_workers=args.num_parallel_workers,
-        label_smoothing=args.label_smoothing if mixing else 0.0,  # smoothed soft labels come with mixing
-        seed=args.seed,
-    )
-    if loader.get_dataset_size() == 0:
-        raise MindCVError(
-            f"split '{split}' yields no full batch of {args.batch_size} per device; lower --batch_size"
-        )
-    return loader
 
 
 def build_train_step(args, dist, steps_per_epoch: int):
@@ -124,11 +39,10 @@ def build_train_step(args, dist, steps_per_epoch: int):
         checkpoint_path=args.ckpt_path,
         **model_kwargs,
     )
-    mixing = args.mixup > 0 or args.cutmix > 0
     loss = create_loss(
         args.loss,
         reduction=args.reduction,
-        label_smoothing=0.0 if mixing else args.label_smoothing,
+        label_smoothing=0.0 if mixing_on(args) else args.label_smoothing,
         aux_factor=args.aux_factor,
     )
     updates_per_epoch = steps_per_epoch // args.gradient_accumulation_steps
@@ -165,14 +79,12 @@ def build_train_step(args, dist, steps_per_epoch: int):
         eps=args.eps,
         checkpoint_path=args.ckpt_path if args.resume_opt else "",
     )
-    auto_dynamic = args.loss_scale_type == "auto" and needs_loss_scale(args.amp_level)
-    dynamic = args.loss_scale_type == "dynamic" or auto_dynamic
     train_step = create_trainer(
         network,
         loss,
         optimizer,
         amp_level=args.amp_level,
-        loss_scale_type="dynamic" if dynamic else "fixed",
+        loss_scale_type=resolve_loss_scale_type(args.loss_scale_type, args.amp_level),
         loss_scale=args.loss_scale,
         clip_grad=args.clip_grad,
         clip_value=args.clip_value,
@@ -205,7 +117,9 @@ def main(args) -> None:
         args.distribute,
         compile_cache_folder(args.compile_cache, _graph_options(args)),
     )
-    train_loader = build_loader(args, dist, args.train_split, is_training=True)
+    train_loader = build_loader(
+        args, dist, args.train_split, is_training=True, fit_batch_size=not user_set(args, "batch_size")
+    )
     val_loader = build_loader(args, dist, args.val_split, is_training=False) if args.val_while_train else None
     train_step, learning_rates = build_train_step(args, dist, train_loader.get_dataset_size())
 

@@ -5,22 +5,18 @@ python validate.py --model=densenet121 --dataset=imagenet --val_split=val \
         --ckpt_path=./ckpt/densenet121-best.ckpt
 """
 
-import os
+import json
+import logging
 
-os.environ.setdefault("GLOG_v", "3")  # before MindSpore loads: keep its INFO/WARNING flood off the console
-
-import json  # noqa: E402
-import logging  # noqa: E402
-
-from config import parse_args  # noqa: E402
-from mindcv.amp import apply_mixed_precision  # noqa: E402
-from mindcv.models import create_model, get_pretrained_cfg, load_weights  # noqa: E402
-from mindcv.utils.atomic import atomic_write_bytes  # noqa: E402
-from mindcv.utils.cli import run_script  # noqa: E402
-from mindcv.utils.errors import MindCVError  # noqa: E402
-from mindcv.utils.evaluate import evaluate  # noqa: E402
-from mindcv.utils.runtime import compile_cache_folder, init_runtime  # noqa: E402
-from train import build_loader  # noqa: E402
+from config import parse_args
+from mindcv.amp import apply_mixed_precision
+from mindcv.engine.builders import build_loader
+from mindcv.engine.evaluate import evaluate
+from mindcv.engine.runtime import compile_cache_folder, init_runtime
+from mindcv.models import create_model, get_pretrained_cfg, load_weights
+from mindcv.utils.atomic import atomic_write_bytes
+from mindcv.utils.cli import run_script
+from mindcv.utils.errors import MindCVError
 
 _logger = logging.getLogger("validate")
 

@@ -2,9 +2,17 @@
 
 The top-level names load on first use (PEP 562), so `import mindcv.utils.errors` (and so
 `config.py`, `--help` and option errors) answers without the seconds MindSpore takes to import.
+
+Importing mindcv sets the environment MindSpore reads when it loads, so the scripts (which import
+mindcv before anything imports MindSpore) need no set-up of their own: GLOG_v=3 keeps MindSpore's
+INFO/WARNING flood off the console unless GLOG_v is already set.
 """
 
-from ._lazy import lazy_exports
+import os
+
+os.environ.setdefault("GLOG_v", "3")
+
+from ._lazy import lazy_exports  # noqa: E402  (after the environment MindSpore reads)
 
 __version__ = "0.1.0"
 

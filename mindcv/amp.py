@@ -12,17 +12,20 @@ import logging
 import re
 from typing import Optional
 
+from .names import AMP_LEVELS
 from .utils.errors import MindCVError
 
-__all__ = ["AMP_LEVELS", "apply_mixed_precision", "needs_loss_scale"]
+__all__ = ["AMP_LEVELS", "apply_mixed_precision", "resolve_loss_scale_type"]
 
-AMP_LEVELS = ("O0", "O1", "O2", "O3", "bf16")
 _logger = logging.getLogger(__name__)
 
 
-def needs_loss_scale(amp_level: str) -> bool:
-    """Whether `loss_scale_type auto` scales the loss dynamically: float16 levels only."""
-    return amp_level in ("O1", "O2", "O3")
+def resolve_loss_scale_type(loss_scale_type: str, amp_level: str) -> str:
+    """ "fixed" or "dynamic" for `create_trainer`: "auto" is dynamic at the float16 levels O1-O3
+    (fp16 gradients overflow now and then) and fixed in float32 and bf16."""
+    if loss_scale_type == "auto":
+        return "dynamic" if amp_level in ("O1", "O2", "O3") else "fixed"
+    return loss_scale_type
 
 
 def apply_mixed_precision(network, amp_level: str, amp_cast_list: Optional[str] = None):
@@ -31,7 +34,7 @@ def apply_mixed_precision(network, amp_level: str, amp_cast_list: Optional[str] 
     `amp_cast_list` (MindCV's, e.g. "[nn.BatchNorm2d]") replaces MindSpore's white list of fp16
     cells for O1, or its black list of fp32 cells for O2; it has no effect at other levels.
     """
-    import mindspore as ms  # here, so config.py can read AMP_LEVELS without loading MindSpore
+    import mindspore as ms  # here: importing this module must not load MindSpore
 
     if amp_level not in AMP_LEVELS:
         raise MindCVError(f"amp_level {amp_level!r} is unknown: choose one of {', '.join(AMP_LEVELS)}")

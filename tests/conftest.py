@@ -7,7 +7,7 @@ os.environ.setdefault("GLOG_v", "3")
 import mindspore as ms  # noqa: E402
 import pytest  # noqa: E402
 
-from mindcv.utils.runtime import limit_onednn_isa  # noqa: E402
+from mindcv.engine.runtime import limit_onednn_isa  # noqa: E402
 
 limit_onednn_isa()
 

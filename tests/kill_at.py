@@ -11,7 +11,7 @@ import signal
 import sys
 import tempfile
 
-from mindcv.utils.checkpoints import CheckpointManager
+from mindcv.engine.checkpoint_manager import CheckpointManager
 
 
 def _die():

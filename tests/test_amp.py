@@ -6,12 +6,12 @@ import pytest
 from mindspore import nn
 
 import mindcv.ops
-from mindcv.amp import AMP_LEVELS, apply_mixed_precision, needs_loss_scale
+from mindcv.amp import AMP_LEVELS, apply_mixed_precision, resolve_loss_scale_type
+from mindcv.engine.train_step import create_trainer
 from mindcv.models import DenseNet
 from mindcv.ops import OneDNNConv2d, native_conv_library, use_bf16_convolutions
 from mindcv.ops.selftest import relative_error
 from mindcv.utils.errors import MindCVError
-from mindcv.utils.train_step import create_trainer
 
 needs_native = pytest.mark.skipif(
     native_conv_library() is None, reason="native convolution unavailable (see the warning above)"
@@ -46,8 +46,12 @@ def loss_and_gradients(network):
     return float(loss.asnumpy()), np.concatenate([g.asnumpy().ravel() for g in grads])
 
 
-def test_only_the_float16_levels_take_a_dynamic_loss_scale():
-    assert [needs_loss_scale(level) for level in AMP_LEVELS] == [False, True, True, True, False]
+def test_auto_loss_scale_is_dynamic_at_the_float16_levels_only():
+    assert [resolve_loss_scale_type("auto", level) for level in AMP_LEVELS] == [
+        "fixed", "dynamic", "dynamic", "dynamic", "fixed",
+    ]  # fmt: skip
+    assert resolve_loss_scale_type("fixed", "O2") == "fixed"
+    assert resolve_loss_scale_type("dynamic", "O0") == "dynamic"
 
 
 def test_an_unknown_level_is_one_clear_error():

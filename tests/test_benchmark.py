@@ -1,4 +1,4 @@
-"""benchmark.py and mindcv/utils/benchmark.py: timing, report, table, compile cache, torchvision ratios."""
+"""benchmark.py and mindcv/benchmark/harness.py: timing, report, table, compile cache, torchvision ratios."""
 
 import importlib.util
 import json
@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-import mindcv.utils.benchmark as benchmark_module
-from mindcv.utils.benchmark import (
+import mindcv.benchmark.harness as benchmark_module
+from mindcv.benchmark.harness import (
     IMAGENET_TRAIN_IMAGES,
     format_report,
     random_batch,
@@ -92,7 +92,7 @@ def test_format_report_fills_the_seed_table_and_marks_missing_modes():
 
 def test_worker_module_does_not_load_mindspore():
     """The torchvision worker runs this module: MindSpore in its process would inflate its RSS."""
-    code = "import sys, mindcv.utils.benchmark; print('mindspore' in sys.modules)"
+    code = "import sys, mindcv.benchmark.harness; print('mindspore' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
     )

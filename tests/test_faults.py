@@ -199,7 +199,7 @@ def test_scheduler_names_the_ranks_that_stopped(monkeypatch):
 _WRITER = """
 import sys
 from mindspore import nn
-from mindcv.utils.checkpoints import CheckpointManager
+from mindcv.engine.checkpoint_manager import CheckpointManager
 
 position = dict(epoch=2, step_in_epoch=0, global_step=8, best_top1=0.5, nonfinite_steps=0)
 big = nn.SequentialCell([nn.Dense(2048, 2048) for _ in range(12)])  # ~200 MB: a write of a few 100 ms
@@ -221,7 +221,7 @@ def test_killed_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path):
     import mindspore as ms
     from mindspore import nn
 
-    from mindcv.utils.checkpoints import CheckpointManager
+    from mindcv.engine.checkpoint_manager import CheckpointManager
 
     manager = CheckpointManager(tmp_path, "densenet121")
     position = dict(epoch=1, step_in_epoch=0, global_step=4, best_top1=0.25, nonfinite_steps=0)

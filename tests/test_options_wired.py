@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 import config
-import train
 from mindcv.data import epoch_iterator
+from mindcv.engine import builders
+from mindcv.engine.builders import build_loader
+from mindcv.engine.train_step import create_trainer
 from mindcv.models import DenseNet
 from mindcv.utils.distributed import DistributedInfo
-from mindcv.utils.train_step import create_trainer
 from tests.scripts import ROOT, SMALL, make_digit_folders, run
 
 DEMO = str(ROOT / "configs" / "densenet" / "densenet_121_demo.yaml")
@@ -29,7 +30,8 @@ def _loader(folders, *options, is_training=True):
     argv = ["--dataset", "", "--data_dir", str(folders), "--image_resize", "32", "--batch_size", "4"]
     args = config.parse_args([*argv, "--num_parallel_workers", "1", *options])
     split = "train" if is_training else "val"
-    return train.build_loader(args, DistributedInfo(), split, is_training=is_training)
+    fit = not config.user_set(args, "batch_size")
+    return build_loader(args, DistributedInfo(), split, is_training=is_training, fit_batch_size=fit)
 
 
 def _first_batch(loader):
@@ -68,13 +70,13 @@ def test_eval_shuffle_shuffles_validation_and_keeps_every_sample(folders):
 def test_re_max_attempts_reaches_random_erasing(folders, monkeypatch):
     made = []
     monkeypatch.setattr(
-        train, "create_transforms", lambda *a, **k: made.append(train_transforms(*a, **k)) or made[-1]
+        builders, "create_transforms", lambda *a, **k: made.append(train_transforms(*a, **k)) or made[-1]
     )
     _loader(folders, "--re_prob", "1", "--re_max_attempts", "2")
     assert made[-1][-1].max_attempts == 2
 
 
-train_transforms = train.create_transforms
+train_transforms = builders.create_transforms
 
 
 @pytest.mark.parametrize("amp_cast_list, fp32_cells", [(None, "norm0"), ("[nn.Dense]", "classifier")])

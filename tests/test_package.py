@@ -1,5 +1,6 @@
 """What a MindCV user imports from the top level works, and importing it stays cheap."""
 
+import os
 import subprocess
 import sys
 
@@ -22,3 +23,14 @@ def test_config_parsing_does_not_import_mindspore():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_importing_mindcv_quiets_mindspore_unless_glog_v_is_set():
+    """Scripts import mindcv (or config.py, which does) before MindSpore: that sets GLOG_v."""
+    code = "import os, mindcv; print(os.environ['GLOG_v'])"
+    env = {k: v for k, v in os.environ.items() if k != "GLOG_v"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip() == "3"
+    env["GLOG_v"] = "1"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip() == "1"

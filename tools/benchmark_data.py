@@ -14,12 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("GLOG_v", "3")
+import numpy as np
+from PIL import Image
 
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from mindcv.data import create_dataset, create_loader, create_transforms, epoch_iterator  # noqa: E402
+from mindcv.data import create_dataset, create_loader, create_transforms, epoch_iterator
 
 
 def make_jpegs(root: Path, count: int, width: int, height: int, classes: int = 4) -> None:

@@ -4,7 +4,7 @@ python tools/conv_path_benchmark.py --model densenet121 --batch_size 16 --tasks 
 
 Paths: oneDNN custom ops (mindcv/ops), the same in bfloat16 (MINDCV_NATIVE_CONV=bf16), and
 MindSpore's Conv2D with oneDNN capped at AVX2 (MINDCV_NATIVE_CONV=0). Each figure comes from a
-fresh process (mindcv/utils/benchmark.py), Graph mode, fp32 tensors, no compile cache, and is
+fresh process (mindcv/benchmark/harness.py), Graph mode, fp32 tensors, no compile cache, and is
 the fastest timed step (other jobs on the shared VM slow some steps); the path is chosen when
 the model module is imported, so it is set in the child's environment.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mindcv.utils.benchmark import run_isolated  # noqa: E402
+from mindcv.benchmark.harness import run_isolated  # noqa: E402
 
 PATHS = {"onednn fp32": "1", "onednn bf16": "bf16", "builtin AVX2 cap": "0"}
 FIGURE = {"train": "images/s", "throughput": "images/s", "latency": "ms"}

@@ -7,13 +7,10 @@ Reads .pth/.pt (needs torch), .safetensors and .npz; the result loads with
 """
 
 import argparse
-import os
 import sys
 
-os.environ.setdefault("GLOG_v", "3")  # keep MindSpore's log lines off stderr
-
-from mindcv.models.convert import convert_weights  # noqa: E402
-from mindcv.utils.errors import MindCVError  # noqa: E402
+from mindcv.models.convert import convert_weights
+from mindcv.utils.errors import MindCVError
 
 
 def main(argv=None) -> int:

@@ -7,9 +7,10 @@ Per epoch the trainer calls `set_epoch(loader, epoch, start_batch)` before
 from .constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from .dataset_factory import create_dataset, get_dataset_download_root
 from .download import download_and_extract
+from .epochs import epoch_iterator, set_epoch
 from .loader import create_loader
 from .mixup import Mixup
-from .pipeline import epoch_iterator, get_class_names, get_source, set_epoch
+from .pipeline import get_class_names, get_source
 from .sampler import EpochShardSampler
 from .transforms_factory import create_transforms
 

@@ -8,6 +8,7 @@ from typing import Optional, Sequence, Union
 
 import mindspore as ms
 
+from .. import names
 from ..utils.errors import unknown_choice
 from .base import ClassificationLoss
 from .binary_cross_entropy import BinaryCrossEntropySmooth
@@ -15,7 +16,8 @@ from .cross_entropy import CrossEntropySmooth
 
 __all__ = ["LOSSES", "create_loss"]
 
-LOSSES = {"ce": CrossEntropySmooth, "bce": BinaryCrossEntropySmooth}
+_CLASSES = {"CE": CrossEntropySmooth, "BCE": BinaryCrossEntropySmooth}
+LOSSES = {name.lower(): _CLASSES[name] for name in names.LOSSES}  # the names are mindcv.names'
 
 
 def create_loss(

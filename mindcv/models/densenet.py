@@ -4,7 +4,7 @@ Parameter names and shapes equal MindCV's, so its published checkpoints load unc
 parameter counts equal torchvision's. Three MindSpore 2.10 facts shape the code:
 - the stem max-pool is a zero border then an unpadded 3x3/2 pool (equal to -inf padding after
   ReLU); `MaxPool2d(pad_mode="pad")` lowers to MaxPool3DWithArgmax, which ONNX cannot export, and
-  the CPU `Pad` kernel took 354 ms of a 4.4 s DenseNet-121 train step, so the border is concatenated;
+  the CPU `Pad` kernel was a large part of a train step (docs/performance.md), so the border is concatenated;
 - concatenation uses a `Concat` primitive instance: functional `ops.concat` breaks O1 mixed precision;
 - on CPU the convolutions are `mindcv.ops.OneDNNConv2d` (oneDNN's blocked-layout kernels), chosen when this
   module is imported, before any CPU kernel runs (mindcv/ops/native.py says why that moment); the

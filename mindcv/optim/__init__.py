@@ -1,7 +1,8 @@
 """Optimizers: `create_optimizer`, weight-decay parameter groups, AdamW/LAMB/Lion/NAdam, state restore."""
 
-from .adamw import AdamW, Lamb
+from .adamw import AdamW
 from .factory import OPTIMIZERS, create_optimizer
+from .lamb import Lamb
 from .lion import Lion
 from .nadam import NAdam
 from .param_groups import FILTERS, is_norm_or_bias, layer_decay_groups, layer_ids, param_groups

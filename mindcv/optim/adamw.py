@@ -1,7 +1,8 @@
-"""AdamW and LAMB built from MindSpore ops, since MindSpore 2.10's own fall short.
+"""AdamW built from MindSpore ops, with the update LAMB shares (lamb.py), since MindSpore 2.10's own
+fall short.
 
 `nn.AdamWeightDecay` decouples the decay but skips Adam's bias correction (its first step is
-about 3x Adam's) and takes no loss scale; `nn.Lamb` has no CPU kernel. Both classes here are
+about 3x Adam's) and takes no loss scale; `nn.Lamb` has no CPU kernel. AdamW and LAMB here are
 bias-corrected, unscale gradients by `loss_scale`, and honour parameter groups, per-step
 learning rates and MindSpore's per-parameter decay flags.
 """
@@ -82,13 +83,5 @@ class AdamW(nn.Optimizer):
         )
 
 
-class Lamb(AdamW):
-    """LAMB (You et al., "Large Batch Optimization for Deep Learning", 2019): the AdamW step of
-    each parameter tensor rescaled to that tensor's norm."""
-
-    _trust_ratio = True
-
-    def __init__(
-        self, params, learning_rate=1e-3, beta1=0.9, beta2=0.999, eps=1e-6, weight_decay=0.0, loss_scale=1.0
-    ):
-        super().__init__(params, learning_rate, beta1, beta2, eps, weight_decay, loss_scale)
+# LAMB, AdamW with the trust ratio above, lives in lamb.py; this keeps mindcv.optim.adamw.Lamb.
+from .lamb import Lamb  # noqa: E402

@@ -13,16 +13,16 @@ import numpy as np
 from mindspore import Parameter, nn
 from mindspore.nn.learning_rate_schedule import LearningRateSchedule
 
+from ..names import OPTIMIZERS
 from ..utils.errors import MindCVError, unknown_choice
-from .adamw import AdamW, Lamb
+from .adamw import AdamW
+from .lamb import Lamb
 from .lion import Lion
 from .nadam import NAdam
 from .param_groups import layer_decay_groups, param_groups
 from .state import load_optimizer_state
 
 __all__ = ["OPTIMIZERS", "create_optimizer"]
-
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "lamb", "lion", "nadam")
 
 
 def create_optimizer(

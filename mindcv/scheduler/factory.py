@@ -30,21 +30,12 @@ from typing import Collection, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..names import SCHEDULERS
 from ..utils.errors import MindCVError, unknown_choice
 from .cycles import cyclic_lr, one_cycle_lr
 
 __all__ = ["SCHEDULERS", "create_scheduler"]
 
-SCHEDULERS = (
-    "constant",
-    "cosine_decay",
-    "step_decay",
-    "exponential_decay",
-    "polynomial_decay",
-    "multi_step_decay",
-    "one_cycle",
-    "cyclic",
-)
 _ALIASES = {"warmup_cosine_decay": "cosine_decay"}  # MindCV's earlier name, still in old YAMLs
 
 _logger = logging.getLogger(__name__)

@@ -1,4 +1,5 @@
-"""Entry-point wrapper for the scripts: one clear line for user errors, a clean exit.
+"""Entry-point wrapper for the scripts: one clear line for user errors, a clean exit; and the
+options naming a model and its weights that infer.py and export.py share.
 
 `MindCVError` (and an interrupt) print one line and exit non-zero (2; a run stopped by a
 signal, 128 + its number); `--debug` shows the traceback instead. MindSpore 2.10 prints
@@ -7,6 +8,7 @@ finished script flushes its output and leaves with `os._exit` after running the 
 handlers itself.
 """
 
+import argparse
 import atexit
 import os
 import sys
@@ -15,7 +17,7 @@ from typing import Callable, Optional, Sequence
 from .distributed import detect_launcher, explain_distributed_failure
 from .errors import MindCVError
 
-__all__ = ["run_script"]
+__all__ = ["add_weight_args", "run_script"]
 
 
 def run_script(main: Callable, parse_args: Callable, argv: Optional[Sequence[str]] = None) -> None:
@@ -51,3 +53,16 @@ def _exit(code: int) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def add_weight_args(parser: argparse.ArgumentParser) -> None:
+    """The options naming a model and its weights, shared by infer.py and export.py."""
+    parser.add_argument("--model", default="densenet121", help="registered model name (default: densenet121)")
+    parser.add_argument("--pretrained", action="store_true", help="use the model's published weights")
+    parser.add_argument("--ckpt_path", default="", help="use this checkpoint's weights")
+    parser.add_argument(
+        "--num_classes", type=int, default=None, help="expected class count (default: the weights')"
+    )
+    parser.add_argument("--image_size", type=int, default=None, help="input side (default: the model's, 224)")
+    parser.add_argument("--device_target", default="auto", help="auto, CPU, GPU or Ascend (default: auto)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")

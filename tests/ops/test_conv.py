@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from mindspore import nn
 
+from mindcv.engine import runtime
 from mindcv.models import DenseNet, densenet
 from mindcv.ops import OneDNNConv2d, native, native_conv_library
 from mindcv.ops.selftest import cell_errors, relative_error
-from mindcv.utils import runtime
 from tests.scripts import run
 
 HERE = Path(__file__).resolve().parent

@@ -5,7 +5,7 @@ import signal
 
 import pytest
 
-from mindcv.utils.stop_signals import StopSignals
+from mindcv.engine.stop_signals import StopSignals
 
 
 def test_first_signal_is_recorded_second_acts_as_before():

@@ -12,11 +12,11 @@ import pytest
 from mindspore import nn
 
 from mindcv import MindCVError
+from mindcv.engine.checkpoint_manager import CheckpointManager
+from mindcv.engine.metrics_log import MetricsLog
+from mindcv.engine.train_step import create_trainer
 from mindcv.models.checkpoint import load_params, read_checkpoint
 from mindcv.utils.atomic import atomic_save_checkpoint
-from mindcv.utils.checkpoints import CheckpointManager
-from mindcv.utils.metrics_log import MetricsLog
-from mindcv.utils.train_step import create_trainer
 from tests.scripts import ROOT, SMALL, run_script, start
 
 POSITION = {"epoch": 3, "step_in_epoch": 5, "global_step": 35, "best_top1": 0.5, "nonfinite_steps": 1}

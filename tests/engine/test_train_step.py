@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from mindspore import nn
 
-from mindcv.utils.train_step import create_trainer
+from mindcv.engine.train_step import create_trainer
 
 
 def dense_net(seed=0):
