@@ -66,6 +66,12 @@ def parse_args(argv):
         "--compare", choices=("torchvision",), help="also time torchvision's model of that name (fp32 eager)"
     )
     parser.add_argument(
+        "--user_script",
+        action="store_true",
+        help="also time a user's own Graph-mode script: nn.TrainOneStepCell around create_model, "
+        "without train.py's set-up (fp32)",
+    )
+    parser.add_argument(
         "--onnxruntime",
         action="store_true",
         help="also time inference of the model exported to ONNX, run by onnxruntime (export.py's path)",
@@ -98,6 +104,7 @@ def main(args) -> None:
         compare=args.compare,
         cache_root=args.compile_cache or None,
         onnxruntime=args.onnxruntime,
+        user_script=args.user_script,
     )
     print(format_report(report))
     if args.json:

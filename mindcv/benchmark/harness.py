@@ -49,6 +49,7 @@ IMAGENET_TRAIN_IMAGES = 1_281_167
 TASKS = ("train", "latency", "throughput")  # train step at batch N; inference at batch 1 and batch N
 MODE_NAMES = {0: "graph", 1: "pynative", None: "eager", "exported": "exported"}  # None: torchvision
 INFER_TASKS = ("latency", "throughput")
+USER_SCRIPT = "mindspore user script"  # the framework name of `_user_script_step`'s rows
 _RESULT = "BENCHMARK_RESULT "
 _PACKAGE = Path(__file__).resolve().parents[1]
 _logger = logging.getLogger(__name__)
@@ -124,6 +125,27 @@ def _mindspore_step(spec: dict) -> Callable[[], object]:
     return lambda: network(images).asnumpy()
 
 
+def _user_script_step(spec: dict) -> Callable[[], object]:
+    """A user's own script on the package: `create_model` in `nn.TrainOneStepCell` with MindSpore's
+    Momentum, and nothing else of ours (no init_runtime, so MindSpore's default thread pool)."""
+    import mindspore as ms
+    from mindspore import nn
+
+    from ..models import create_model
+
+    ms.set_context(mode=spec["mode"])
+    ms.set_seed(spec["seed"])
+    network = create_model(spec["model"], num_classes=spec["num_classes"])
+    images, labels = (ms.Tensor(a) for a in random_batch(*_batch_args(spec)))
+    if spec["task"] == "train":
+        optimizer = nn.Momentum(network.trainable_params(), 0.01, 0.9, weight_decay=1e-4)
+        step = nn.TrainOneStepCell(nn.WithLossCell(network, nn.CrossEntropyLoss()), optimizer)
+        step.set_train(True)
+        return lambda: step(images, labels).asnumpy()
+    network.set_train(False)
+    return lambda: network(images).asnumpy()
+
+
 def _torch_step(spec: dict) -> Callable[[], object]:
     import torch
     import torchvision
@@ -189,7 +211,7 @@ def measure(spec: dict) -> Dict[str, object]:
     step's activations); `setup_peak_rss_mb` also covers building, compiling and warm-up.
     Where the mark cannot be reset, both are the process's peak (`peak_rss_scope`).
     """
-    builders = {"torchvision": _torch_step, "onnxruntime": _onnxruntime_step}
+    builders = {"torchvision": _torch_step, "onnxruntime": _onnxruntime_step, USER_SCRIPT: _user_script_step}
     step = builders.get(spec["framework"], _mindspore_step)(spec)
     result = {"rss_start_mb": _peak_rss_mb()}
 
@@ -204,7 +226,7 @@ def measure(spec: dict) -> Dict[str, object]:
         import onnxruntime
 
         result.update(device="CPU", version=f"onnxruntime {onnxruntime.__version__}")
-    elif spec["framework"] == "mindspore":
+    elif spec["framework"] in ("mindspore", USER_SCRIPT):
         import mindspore as ms
 
         from ..ops import conv_path
@@ -248,7 +270,9 @@ def run_isolated(spec: dict, cache_root: Optional[Path] = None) -> Dict[str, obj
         errors = [line for line in done.stderr.splitlines() if line.strip()] or [
             f"exit code {done.returncode}"
         ]
-        raise MindCVError(f"{spec['framework']} {spec['task']} measurement failed: {errors[-1]}")
+        native = [line for line in errors if line.startswith("mindcv native op:")]  # the op's own reason
+        reason = "; ".join(native[:1] + errors[-1:])
+        raise MindCVError(f"{spec['framework']} {spec['task']} measurement failed: {reason}")
     result = json.loads(lines[-1][len(_RESULT) :])
     result["compile_cache"] = cache
     return result
@@ -294,12 +318,15 @@ def benchmark(
     cache_root: Optional[Path] = None,
     seed: int = 0,
     onnxruntime: bool = False,
+    user_script: bool = False,
 ) -> Dict[str, object]:
     """Every figure of `model` for each mode x amp level (and torchvision fp32 eager if `compare`,
     plus torchvision under bfloat16 autocast when `amp_levels` holds bf16).
 
     With `onnxruntime`, also the inference figures of the model exported to ONNX and run by
-    onnxruntime (the deployment path of export.py), as one more row of `results`.
+    onnxruntime (the deployment path of export.py), as one more row of `results`. With
+    `user_script`, also a Graph-mode fp32 row of a user's own script on `create_model`
+    (`_user_script_step`): what a library user gets without train.py's set-up.
 
     `train_s_per_epoch` extrapolates one device's images/s to ImageNet-1k's 1,281,167 training
     images on `device_num` devices with perfect scaling. Ratios are ours / torchvision's: every
@@ -340,6 +367,10 @@ def benchmark(
             row = run("mindspore", mode, amp_level)
             row.update(device=row["tasks"]["train"]["device"], **_summary(row["tasks"], device_num))
             report["results"].append(row)
+    if user_script:
+        row = run(USER_SCRIPT, 0, "O0")
+        row.update(device=row["tasks"]["train"]["device"], **_summary(row["tasks"], device_num))
+        report["results"].append(row)
     if onnxruntime:
         import importlib.util
 

@@ -202,6 +202,7 @@ int Norm(Kind kind, void **p, int *ndims, int64_t **shapes, int cfg_index) {
   }
   for (auto d : {md, vec})
     if (d) dnnl_memory_desc_destroy(d);
+  if (!ok) std::fprintf(stderr, "mindcv native op: batch normalization (kind %d) failed\n", int(kind));
   return ok ? 0 : 1;
 }
 
@@ -223,6 +224,7 @@ int ChangeLayout(Kind kind, void **params, int *ndims, int64_t **shapes) {
   }
   for (auto d : {plain, blocked})
     if (d) dnnl_memory_desc_destroy(d);
+  if (!ok) std::fprintf(stderr, "mindcv native op: layout change (kind %d) failed\n", int(kind));
   return ok ? 0 : 1;
 }
 

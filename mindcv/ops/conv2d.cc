@@ -190,6 +190,7 @@ int Run(Kind kind, int nparam, void **params, int *ndims, int64_t **shapes) {
   bool ok = kind == kForward        ? Execute(r, plan, params[0], params[1], out)
             : kind == kBackwardData ? Execute(r, plan, params[2], params[1], out)
                                     : Execute(r, plan, params[0], params[2], out);
+  if (!ok) std::fprintf(stderr, "mindcv native op: convolution (kind %d) failed\n", int(kind));
   return ok ? 0 : 1;
 }
 
