@@ -215,13 +215,10 @@ int ChangeLayout(Kind kind, void **params, int *ndims, int64_t **shapes) {
   const Plan *plan = GetPlan(e, kind, dims, dnnl_format_tag_undef, 0.f, false);
   dnnl_memory_desc_t plain = Desc(4, dims, dnnl_f32, dnnl_nchw), blocked = Desc(4, dims, dnnl_f32, dnnl_nChw16c);
   const bool to_blocked = kind == kToBlocked;
-  bool ok = plan && plain && blocked;
-  if (ok) {
-    Memory from(to_blocked ? plain : blocked, e, params[0]), to(to_blocked ? blocked : plain, e, params[1]);
-    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from.handle}, {DNNL_ARG_TO, to.handle}};
-    ok = from.handle && to.handle && dnnl_primitive_execute(plan->main.handle, stream, 2, args) == dnnl_success &&
-         dnnl_stream_wait(stream) == dnnl_success;
-  }
+  const bool ok = plan && plain && blocked &&
+                  ExecuteReorder(e, stream, plan->main.handle, to_blocked ? plain : blocked, params[0],
+                                 to_blocked ? blocked : plain, params[1]) &&
+                  dnnl_stream_wait(stream) == dnnl_success;
   for (auto d : {plain, blocked})
     if (d) dnnl_memory_desc_destroy(d);
   if (!ok) std::fprintf(stderr, "mindcv native op: layout change (kind %d) failed\n", int(kind));

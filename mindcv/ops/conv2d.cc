@@ -130,16 +130,8 @@ Plan *GetPlan(Engine *r, Kind kind, const int64_t *x, const int64_t *w, int64_t 
 }
 
 bool Reorder(dnnl_stream_t s, Engine *r, const Arg &arg, void *plain, void *inner, bool to_plain) {
-  dnnl_memory_t p = nullptr, q = nullptr;
-  bool ok = dnnl_memory_create(&p, arg.plain, r->engine, plain) == dnnl_success &&
-            dnnl_memory_create(&q, arg.inner, r->engine, inner) == dnnl_success;
-  if (ok) {
-    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, to_plain ? q : p}, {DNNL_ARG_TO, to_plain ? p : q}};
-    ok = dnnl_primitive_execute(arg.reorder, s, 2, args) == dnnl_success;
-  }
-  if (p) dnnl_memory_destroy(p);
-  if (q) dnnl_memory_destroy(q);
-  return ok;
+  return to_plain ? ExecuteReorder(r, s, arg.reorder, arg.inner, inner, arg.plain, plain)
+                  : ExecuteReorder(r, s, arg.reorder, arg.plain, plain, arg.inner, inner);
 }
 
 // Blocked copies of the three tensors and the scratchpad, per calling thread, so concurrent

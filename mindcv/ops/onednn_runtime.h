@@ -166,6 +166,15 @@ struct Memory {
   Memory &operator=(const Memory &) = delete;
 };
 
+// Runs `reorder` from `from` (laid out as from_md) into `to` (to_md) on stream `s`, without waiting.
+inline bool ExecuteReorder(Engine *e, dnnl_stream_t s, dnnl_primitive_t reorder, const_dnnl_memory_desc_t from_md,
+                           void *from, const_dnnl_memory_desc_t to_md, void *to) {
+  Memory source(from_md, e, from), target(to_md, e, to);
+  if (!source.handle || !target.handle) return false;
+  dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, source.handle}, {DNNL_ARG_TO, target.handle}};
+  return dnnl_primitive_execute(reorder, s, 2, args) == dnnl_success;
+}
+
 // Per-thread byte buffers (scratchpads, blocked copies), grown as needed and reused.
 template <int N>
 struct Buffers {
