@@ -355,30 +355,27 @@ def benchmark(
     report["compare"] = compare
 
     def run(framework: str, mode, amp_level: str, tasks_to_run=TASKS) -> Dict[str, object]:
+        """One row: each task measured in its own process, then the row's headline figures."""
         tasks = {}
         for task in tasks_to_run:
             _logger.info("measuring %s %s %s %s", framework, MODE_NAMES[mode], amp_level, task)
             spec = dict(common, framework=framework, mode=mode, amp_level=amp_level, task=task)
             tasks[task] = run_isolated(spec, cache_root)
-        return {"framework": framework, "mode": MODE_NAMES[mode], "amp_level": amp_level, "tasks": tasks}
+        device = tasks[tasks_to_run[0]].get("device", "CPU")  # torchvision runs on the CPU only
+        names = {"framework": framework, "mode": MODE_NAMES[mode], "amp_level": amp_level}
+        return {**names, "tasks": tasks, "device": device, **_summary(tasks, device_num)}
 
     for mode in modes:
         for amp_level in amp_levels:
-            row = run("mindspore", mode, amp_level)
-            row.update(device=row["tasks"]["train"]["device"], **_summary(row["tasks"], device_num))
-            report["results"].append(row)
+            report["results"].append(run("mindspore", mode, amp_level))
     if user_script:
-        row = run(USER_SCRIPT, 0, "O0")
-        row.update(device=row["tasks"]["train"]["device"], **_summary(row["tasks"], device_num))
-        report["results"].append(row)
+        report["results"].append(run(USER_SCRIPT, 0, "O0"))
     if onnxruntime:
         import importlib.util
 
         if not importlib.util.find_spec("onnxruntime"):
             raise MindCVError("--onnxruntime needs onnxruntime: pip install onnxruntime")
-        row = run("onnxruntime", "exported", "O0", INFER_TASKS)
-        row.update(device="CPU", **_summary(row["tasks"], device_num))
-        report["results"].append(row)
+        report["results"].append(run("onnxruntime", "exported", "O0", INFER_TASKS))
     if compare == "torchvision":
         import importlib.util
 
@@ -387,8 +384,7 @@ def benchmark(
         else:
             for key, amp_level in (("torchvision", "O0"), ("torchvision_bf16", "bf16")):
                 if amp_level in ("O0", *amp_levels):
-                    theirs = report[key] = run("torchvision", None, amp_level)
-                    theirs.update(device="CPU", **_summary(theirs["tasks"], device_num))
+                    report[key] = run("torchvision", None, amp_level)
             fp32, bf16 = report["torchvision"], report["torchvision_bf16"]
             report["ratios"] = [_ratios(row, fp32, "fp32 eager") for row in report["results"]]
             if bf16:
