@@ -309,7 +309,7 @@ _GROUPS = (
                 "O0",
                 "Mixed precision: O0 all fp32, O1 white-listed ops fp16, O2 all but black-listed ops fp16, "
                 "O3 all fp16, bf16 convolutions computed in bfloat16 on float32 tensors (no loss scale "
-                "needed; on CPU the native oneDNN kernels, fastest with AVX512_BF16 or AMX)",
+                "needed; on CPU the native oneDNN kernels: AVX-512, fastest with AVX512_BF16 or AMX)",
                 AMP_LEVELS,
             ),
             _text(

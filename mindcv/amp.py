@@ -15,7 +15,7 @@ from typing import Optional
 from .names import AMP_LEVELS
 from .utils.errors import MindCVError
 
-__all__ = ["AMP_LEVELS", "apply_mixed_precision", "resolve_loss_scale_type"]
+__all__ = ["AMP_LEVELS", "apply_mixed_precision", "check_bf16_on_cpu", "resolve_loss_scale_type"]
 
 _logger = logging.getLogger(__name__)
 
@@ -51,19 +51,34 @@ def apply_mixed_precision(network, amp_level: str, amp_cast_list: Optional[str] 
     return network
 
 
-def _apply_bf16(network) -> None:
-    import mindspore as ms
+def check_bf16_on_cpu() -> None:
+    """Raise, saying why and what to do, when amp_level bf16 cannot run on this machine's CPU."""
+    from .ops import cpu_has_avx512, native_bf16_supported, native_conv_library
+    from .ops.native import BF16_UNSUPPORTED, native_conv_setting
 
-    from .ops import native_conv_library, use_bf16_convolutions
-
-    if ms.get_context("device_target") != "CPU":
-        ms.amp.auto_mixed_precision(network, "O1", dtype=ms.bfloat16)
-        return
+    if native_conv_library() is None and native_conv_setting() == "auto" and not cpu_has_avx512():
+        raise MindCVError(
+            "amp_level bf16 on CPU needs AVX-512, where this package's native oneDNN convolutions run "
+            "by default (on a CPU with AVX2-VNNI-2, MINDCV_NATIVE_CONV=1 forces them): use --amp_level O0"
+        )
     if native_conv_library() is None:
         raise MindCVError(
             "amp_level bf16 on CPU needs the native oneDNN convolutions, which are unavailable here "
             "(the warning above says why): install g++ or use --amp_level O0"
         )
+    if not native_bf16_supported():
+        raise MindCVError(f"amp_level bf16: {BF16_UNSUPPORTED}: use --amp_level O0")
+
+
+def _apply_bf16(network) -> None:
+    import mindspore as ms
+
+    from .ops import use_bf16_convolutions
+
+    if ms.get_context("device_target") != "CPU":
+        ms.amp.auto_mixed_precision(network, "O1", dtype=ms.bfloat16)
+        return
+    check_bf16_on_cpu()
     if use_bf16_convolutions(network) == 0:
         raise MindCVError(
             "amp_level bf16 on CPU computes this package's native convolutions in bfloat16, and this "

@@ -9,13 +9,10 @@ import mindcv.ops
 from mindcv.amp import AMP_LEVELS, apply_mixed_precision, resolve_loss_scale_type
 from mindcv.engine.train_step import create_trainer
 from mindcv.models import DenseNet
-from mindcv.ops import OneDNNConv2d, native_conv_library, use_bf16_convolutions
+from mindcv.ops import OneDNNConv2d, use_bf16_convolutions
 from mindcv.ops.selftest import relative_error
 from mindcv.utils.errors import MindCVError
-
-needs_native = pytest.mark.skipif(
-    native_conv_library() is None, reason="native convolution unavailable (see the warning above)"
-)
+from tests.native_marks import needs_bf16, needs_native
 
 
 def tiny(memory_efficient=False) -> DenseNet:
@@ -59,7 +56,7 @@ def test_an_unknown_level_is_one_clear_error():
         apply_mixed_precision(nn.Dense(2, 2), "O4")
 
 
-@needs_native
+@needs_bf16
 @pytest.mark.parametrize("memory_efficient", [False, True], ids=["plain", "recomputed"])
 def test_bf16_computes_every_native_convolution_in_bfloat16(mode, memory_efficient):
     """Loss and gradients stay within bfloat16's rounding of float32's, and do change (bf16 ran).
@@ -83,7 +80,7 @@ def test_bf16_computes_every_native_convolution_in_bfloat16(mode, memory_efficie
         assert use_bf16_convolutions(network) == convs + 4  # and the four recomputed bottlenecks
 
 
-@needs_native
+@needs_bf16
 def test_bf16_train_step_learns_without_a_loss_scale(mode):
     network = tiny()
     step = create_trainer(network, nn.CrossEntropyLoss(), nn.SGD(network.trainable_params(), 0.1), "bf16")
@@ -99,7 +96,23 @@ def test_bf16_without_the_native_path_says_what_to_do(monkeypatch):
         apply_mixed_precision(tiny(), "bf16")
 
 
+def test_bf16_by_default_on_a_cpu_without_avx512_says_what_to_do(monkeypatch):
+    monkeypatch.delenv("MINDCV_NATIVE_CONV", raising=False)
+    monkeypatch.setattr(mindcv.ops, "native_conv_library", lambda: None)
+    monkeypatch.setattr(mindcv.ops, "cpu_has_avx512", lambda: False)
+    expected = "bf16 on CPU needs AVX-512.*MINDCV_NATIVE_CONV=1.*use --amp_level O0"
+    with pytest.raises(MindCVError, match=expected):
+        apply_mixed_precision(tiny(), "bf16")
+
+
 @needs_native
+def test_bf16_on_a_cpu_without_bf16_convolutions_says_what_to_do(monkeypatch):
+    monkeypatch.setattr(mindcv.ops, "native_bf16_supported", lambda: False)
+    with pytest.raises(MindCVError, match="no oneDNN bfloat16 convolutions .*AVX-512.*use --amp_level O0"):
+        apply_mixed_precision(tiny(), "bf16")
+
+
+@needs_bf16
 def test_bf16_on_a_network_without_native_convolutions_says_so():
     with pytest.raises(MindCVError, match="this network has none"):
         apply_mixed_precision(nn.SequentialCell([nn.Conv2d(3, 4, 3), nn.ReLU()]), "bf16")

@@ -17,6 +17,8 @@ from mindcv.benchmark.harness import (
     run_isolated,
     time_steps,
 )
+from mindcv.ops import conv_path
+from tests.native_marks import lacks_bf16, needs_bf16
 from tests.scripts import ROOT, assert_one_line_error, run_script
 
 HAS_TORCHVISION = bool(importlib.util.find_spec("torch") and importlib.util.find_spec("torchvision"))
@@ -178,31 +180,48 @@ def test_graph_compile_is_cached_for_the_next_run(tmp_path):
 
 
 @pytest.mark.skipif(not HAS_TORCHVISION, reason="torch and torchvision are not installed")
-def test_bf16_and_user_script_rows_are_compared_with_torch_fp32_and_bf16_autocast(tmp_path):
+def test_a_user_script_row_gets_the_same_convolution_path_and_a_ratio(tmp_path):
     path = tmp_path / "bench.json"
-    command = ["--mode", 1, *SMALL, "--amp_level", "bf16", "--user_script", "--compare", "torchvision"]
+    command = ["--mode", 1, *SMALL, "--user_script", "--compare", "torchvision"]
     result = run_script("benchmark.py", *command, "--json", path)
     assert result.returncode == 0, result.stderr
     report = json.loads(path.read_text())
     ours, script = report["results"]
-    fp32, bf16 = report["torchvision"], report["torchvision_bf16"]
-    assert (ours["amp_level"], fp32["amp_level"], bf16["amp_level"]) == ("bf16", "O0", "bf16")
     names = (script["framework"], script["mode"], script["amp_level"])
     assert names == ("mindspore user script", "graph", "O0")
     assert set(script["tasks"]) == {"train", "latency", "throughput"} and script["train_images_per_s"] > 0
-    from mindcv.ops import conv_path, native_conv_library
-
-    assert script["conv_path"] == conv_path()  # a user's script gets the same convolution path
-    if native_conv_library():
-        assert ours["conv_path"] == "oneDNN blocked bf16"
-    versus = [(ratio["framework"], ratio["amp_level"], ratio["versus"]) for ratio in report["ratios"]]
-    assert versus == [
-        ("mindspore", "bf16", "torchvision fp32 eager"),
-        ("mindspore user script", "O0", "torchvision fp32 eager"),
-        ("mindspore", "bf16", "torchvision bf16 autocast"),
+    assert script["conv_path"] == ours["conv_path"] == conv_path()  # a user's script gets the same path
+    assert report["torchvision_bf16"] is None  # no bf16 row asked for
+    assert [(ratio["framework"], ratio["versus"]) for ratio in report["ratios"]] == [
+        ("mindspore", "torchvision fp32 eager"),
+        ("mindspore user script", "torchvision fp32 eager"),
     ]
-    for ratio, row, theirs in zip(report["ratios"], (ours, script, ours), (fp32, fp32, bf16)):
-        expected = row["train_images_per_s"] / theirs["train_images_per_s"]
+    expected = script["train_images_per_s"] / report["torchvision"]["train_images_per_s"]
+    assert report["ratios"][1]["train_images_per_s"] == pytest.approx(expected)
+
+
+@needs_bf16
+@pytest.mark.skipif(not HAS_TORCHVISION, reason="torch and torchvision are not installed")
+def test_bf16_rows_are_compared_with_torch_fp32_and_bf16_autocast(tmp_path):
+    path = tmp_path / "bench.json"
+    command = ["--mode", 1, *SMALL, "--amp_level", "bf16", "--compare", "torchvision"]
+    result = run_script("benchmark.py", *command, "--json", path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(path.read_text())
+    (ours,) = report["results"]
+    fp32, bf16 = report["torchvision"], report["torchvision_bf16"]
+    assert (ours["amp_level"], fp32["amp_level"], bf16["amp_level"]) == ("bf16", "O0", "bf16")
+    assert ours["conv_path"] == "oneDNN blocked bf16"
+    versus = [(ratio["amp_level"], ratio["versus"]) for ratio in report["ratios"]]
+    assert versus == [("bf16", "torchvision fp32 eager"), ("bf16", "torchvision bf16 autocast")]
+    for ratio, theirs in zip(report["ratios"], (fp32, bf16)):
+        expected = ours["train_images_per_s"] / theirs["train_images_per_s"]
         assert ratio["train_images_per_s"] == pytest.approx(expected)
     assert re.search(r"\| torchvision \| eager \| bf16 \| [\d,.]+ \|", result.stdout)
     assert re.search(r"\| pynative \| bf16 \|( [\d.]+x \|){4} torchvision bf16 autocast \|", result.stdout)
+
+
+@lacks_bf16
+def test_bf16_on_a_cpu_without_bf16_convolutions_fails_before_any_measurement(tmp_path):
+    result = run_script("benchmark.py", "--mode", 1, *SMALL, "--amp_level", "O0", "bf16")
+    assert_one_line_error(result, "amp_level bf16: this CPU has no oneDNN bfloat16 convolutions", "O0")

@@ -30,7 +30,8 @@ import numpy as np
 
 # Absolute imports: this module is the entry script of its worker processes, and MindSpore's
 # compile cache parses the entry script's imports, failing on relative ones.
-from mindcv.engine.runtime import compile_cache_env, source_digest
+from mindcv.amp import check_bf16_on_cpu
+from mindcv.engine.runtime import compile_cache_env, resolve_device_target, source_digest
 from mindcv.utils.cli import run_script
 from mindcv.utils.errors import MindCVError
 
@@ -337,6 +338,8 @@ def benchmark(
     model_entrypoint(model)  # an unknown name fails here, with suggestions, before any process starts
     if warmup < 1 or repeats < 1:
         raise MindCVError("warmup and repeats must be at least 1 (the first step compiles)")
+    if "bf16" in amp_levels and resolve_device_target(device_target) == "CPU":
+        check_bf16_on_cpu()  # now, not after the other rows were measured
     threads = threads or os.cpu_count() or 1
     common = dict(
         model=model,

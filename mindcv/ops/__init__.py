@@ -1,7 +1,14 @@
 """Native CPU operators: oneDNN blocked-layout convolutions and BatchNorm as MindSpore custom ops."""
 
 from .blocked import BLOCK, BlockedBatchNorm2d, ToBlocked, ToPlain, update_moving_statistics
-from .native import cap_onednn_isa, conv_path, native_conv_bf16, native_conv_library
+from .native import (
+    cap_onednn_isa,
+    conv_path,
+    cpu_has_avx512,
+    native_bf16_supported,
+    native_conv_bf16,
+    native_conv_library,
+)
 from .onednn_conv import OneDNNConv2d, builtin_convolutions, use_bf16_convolutions
 
 __all__ = [
@@ -14,6 +21,8 @@ __all__ = [
     "builtin_convolutions",
     "cap_onednn_isa",
     "conv_path",
+    "cpu_has_avx512",
+    "native_bf16_supported",
     "native_conv_bf16",
     "native_conv_library",
     "use_bf16_convolutions",

@@ -12,7 +12,8 @@
 // x, w, dy, y, dx, dw are float32; weights OIHW; activations NCHW, or nChw16c as a 5-D tensor
 // (N, C/16, H, W, 16), the layout DenseNet's dense blocks keep between ops (see onednn_runtime.h).
 // cfg is int32 {stride, padding, bf16}: the convolution runs in bfloat16 (AVX512_BF16 / AMX) when
-// bf16 != 0, the reorders doing the casts.
+// bf16 != 0, the reorders doing the casts; in float32 where oneDNN has no bfloat16 kernel for it
+// (said once on stderr; mindcv_conv_bf16_supported tells whether this CPU has any).
 // Attributes are passed as a tensor because MindSpore 2.10's AotExtra attributes read as defaults.
 
 #include <array>
@@ -62,29 +63,63 @@ bool FinishArg(Engine *r, const_dnnl_primitive_desc_t pd, Arg *arg, bool to_plai
   return ok;
 }
 
-// Builds the plan for x (N,C,H,W) convolved with w (O,C,KH,KW) at `stride` and symmetric
-// `pad` (output size floor((H + 2 pad - KH) / stride) + 1, as nn.Conv2d pad_mode="pad"), the
-// activations in layout `act` at the op boundary.
-Plan *MakePlan(Engine *r, Kind kind, const int64_t *x, const int64_t *w, int64_t stride, int64_t pad, bool bf16,
-               dnnl_format_tag_t act) {
-  const int64_t oh = (x[2] + 2 * pad - w[2]) / stride + 1, ow = (x[3] + 2 * pad - w[3]) / stride + 1;
-  const int64_t y[4] = {x[0], w[0], oh, ow};
+// The forward convolution of x (N,C,H,W) with w (O,C,KH,KW) at `stride` and symmetric `pad`
+// (output size floor((H + 2 pad - KH) / stride) + 1, as nn.Conv2d pad_mode="pad"), every tensor
+// of type `t` in the layout oneDNN prefers; `y` gets the output's dims. The backward
+// descriptors take it as their hint.
+dnnl_status_t ForwardDesc(Engine *r, const int64_t *x, const int64_t *w, int64_t stride, int64_t pad,
+                          dnnl_data_type_t t, const_dnnl_primitive_attr_t attr, int64_t *y,
+                          dnnl_primitive_desc_t *fwd) {
+  y[0] = x[0];
+  y[1] = w[0];
+  y[2] = (x[2] + 2 * pad - w[2]) / stride + 1;
+  y[3] = (x[3] + 2 * pad - w[3]) / stride + 1;
   dnnl_dims_t strides = {stride, stride}, dilates = {0, 0}, pad_l = {pad, pad};
-  dnnl_dims_t pad_r = {(oh - 1) * stride + w[2] - x[2] - pad, (ow - 1) * stride + w[3] - x[3] - pad};
-  const dnnl_data_type_t t = bf16 ? dnnl_bf16 : dnnl_f32;
+  dnnl_dims_t pad_r = {(y[2] - 1) * stride + w[2] - x[2] - pad, (y[3] - 1) * stride + w[3] - x[3] - pad};
   dnnl_memory_desc_t any_x = Desc(4, x, t, dnnl_format_tag_any), any_w = Desc(4, w, t, dnnl_format_tag_any);
   dnnl_memory_desc_t any_y = Desc(4, y, t, dnnl_format_tag_any);
-  // Weight gradients accumulate in float32 even for bfloat16 inputs.
-  dnnl_memory_desc_t any_dw = Desc(4, w, dnnl_f32, dnnl_format_tag_any);
+  const dnnl_status_t status = dnnl_convolution_forward_primitive_desc_create(
+      fwd, r->engine, dnnl_forward_training, dnnl_convolution_direct, any_x, any_w, nullptr, any_y, strides,
+      dilates, pad_l, pad_r, attr);
+  for (auto md : {any_x, any_w, any_y}) dnnl_memory_desc_destroy(md);
+  return status;
+}
 
+// Said once per process: a bfloat16 convolution oneDNN has no kernel for runs in float32.
+void NoteFloat32Fallback(const int64_t *x, const int64_t *w, int64_t stride) {
+  static std::atomic<bool> said{false};
+  if (said.exchange(true)) return;
+  std::fprintf(stderr,
+               "mindcv native op: oneDNN (CPU ISA %d) has no bfloat16 kernel for the %ldx%ld/%ld convolution "
+               "of %ldx%ldx%ldx%ld; it and any other such convolution run in float32\n",
+               int(dnnl_get_effective_cpu_isa()), long(w[2]), long(w[3]), long(stride), long(x[0]), long(x[1]),
+               long(x[2]), long(x[3]));
+}
+
+// Builds the plan of `kind` for ForwardDesc's convolution, the activations in layout `act` at the
+// op boundary; in float32 where oneDNN has no bfloat16 kernel for it.
+Plan *MakePlan(Engine *r, Kind kind, const int64_t *x, const int64_t *w, int64_t stride, int64_t pad, bool bf16,
+               dnnl_format_tag_t act) {
+  const dnnl_data_type_t t = bf16 ? dnnl_bf16 : dnnl_f32;
   // A fresh attribute object per primitive: copies of one would share its C object.
   dnnl_primitive_attr_t attr = nullptr;
   MINDCV_CHECK(dnnl_primitive_attr_create(&attr));
   MINDCV_CHECK(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
+  int64_t y[4];
   dnnl_primitive_desc_t fwd = nullptr, pd = nullptr;
-  MINDCV_CHECK(dnnl_convolution_forward_primitive_desc_create(&fwd, r->engine, dnnl_forward_training,
-                                                       dnnl_convolution_direct, any_x, any_w, nullptr, any_y,
-                                                       strides, dilates, pad_l, pad_r, attr));
+  const dnnl_status_t found = ForwardDesc(r, x, w, stride, pad, t, attr, y, &fwd);
+  if (found == dnnl_unimplemented && bf16) {
+    dnnl_primitive_attr_destroy(attr);
+    NoteFloat32Fallback(x, w, stride);
+    return MakePlan(r, kind, x, w, stride, pad, false, act);
+  }
+  MINDCV_CHECK(found);
+  dnnl_memory_desc_t any_x = Desc(4, x, t, dnnl_format_tag_any), any_w = Desc(4, w, t, dnnl_format_tag_any);
+  dnnl_memory_desc_t any_y = Desc(4, y, t, dnnl_format_tag_any);
+  // Weight gradients accumulate in float32 even for bfloat16 inputs.
+  dnnl_memory_desc_t any_dw = Desc(4, w, dnnl_f32, dnnl_format_tag_any);
+  dnnl_dims_t strides = {stride, stride}, dilates = {0, 0}, pad_l = {pad, pad};
+  dnnl_dims_t pad_r = {(y[2] - 1) * stride + w[2] - x[2] - pad, (y[3] - 1) * stride + w[3] - x[3] - pad};
   auto plan = std::make_unique<Plan>();
   auto &a = plan->args;
   if (kind == kForward) {
@@ -202,6 +237,19 @@ int mindcv_conv_backward_data(int nparam, void **params, int *ndims, int64_t **s
 int mindcv_conv_backward_weights(int nparam, void **params, int *ndims, int64_t **shapes, const char **, void *,
                                  void *) {
   return Run(kBackwardWeights, nparam, params, ndims, shapes);
+}
+
+// 1 when this oneDNN has a bfloat16 convolution on this CPU (it needs AVX-512, AVX2-VNNI-2 or AMX),
+// else 0: the self-test records it, so amp_level bf16 can refuse plainly where there is none.
+int mindcv_conv_bf16_supported() {
+  Engine *r = GetEngine();
+  if (!r) return 0;
+  const int64_t x[4] = {1, 16, 8, 8}, w[4] = {16, 16, 3, 3};
+  int64_t y[4];
+  dnnl_primitive_desc_t fwd = nullptr;
+  if (ForwardDesc(r, x, w, 1, 1, dnnl_bf16, nullptr, y, &fwd) != dnnl_success) return 0;
+  dnnl_primitive_desc_destroy(fwd);
+  return 1;
 }
 
 // The loaded oneDNN's version and CPU runtime, for the load-time check: {major, minor, patch, runtime}.

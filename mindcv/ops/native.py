@@ -1,16 +1,25 @@
 """Build, check and choose the oneDNN convolution library (conv2d.cc) once per process.
 
+The native path is for CPUs with AVX-512, where MindSpore 2.10 runs plain-layout (NCHW)
+convolutions on oneDNN's reference kernel. Elsewhere MindSpore's own AVX2 kernels are the faster
+ones (DenseNet-121 training measured 4x faster than the native ops on an AVX2-only EPYC, whose
+oneDNN kernels block by 8 channels, not the 16 the dense blocks keep), so by default
+(MINDCV_NATIVE_CONV unset or `auto`) they are used there; MINDCV_NATIVE_CONV=1 forces the native
+path (the tests do, to check it on any CPU), 0 turns it off.
+
 The choice is made before MindSpore runs its first CPU kernel, because it decides a
 process-wide setting: MindSpore's plain-layout oneDNN convolutions need oneDNN capped at AVX2
 (ONEDNN_MAX_CPU_ISA, read once), and that cap would also cap the blocked-layout kernels of the
-native path. So either the native path is on and oneDNN is left uncapped, or this falls back to
-MindSpore's Conv2D with the cap, saying why in one warning line.
+native path. So either the native path is on and oneDNN is left uncapped, or MindSpore's Conv2D
+runs with the cap (a no-op without AVX-512); when the native path was wanted but cannot be had,
+one warning line says why.
 
 The library is compiled at first use (pip's build isolation has no MindSpore to link against)
 into `$MINDCV_HOME/native/<key>/`, the key hashing the sources (C++, op wrapper, self-test),
 headers, compiler and MindSpore version; the build runs under a folder lock and is renamed into
 place. A self-test against nn.Conv2d runs once per build in a subprocess, so a crash there cannot
-take this process down and a failure can still fall back with the cap; its verdict is kept.
+take this process down and a failure can still fall back with the cap; its verdict is kept, with
+whether this CPU has oneDNN bfloat16 convolutions (AVX-512, AVX2-VNNI-2 or AMX) for amp_level bf16.
 Child processes inherit the checked library's path and skip the checks.
 """
 
@@ -27,15 +36,26 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+from ..utils.atomic import atomic_write_bytes
 from ..utils.download import directory_lock, get_mindcv_home
 
-__all__ = ["NativeUnavailable", "cap_onednn_isa", "conv_path", "native_conv_bf16", "native_conv_library"]
+__all__ = [
+    "NativeUnavailable",
+    "cap_onednn_isa",
+    "conv_path",
+    "cpu_has_avx512",
+    "native_bf16_supported",
+    "native_conv_bf16",
+    "native_conv_library",
+]
 
 _HERE = Path(__file__).resolve().parent
 _SOURCES = [_HERE / "conv2d.cc", _HERE / "batch_norm.cc"]  # and their shared onednn_runtime.h
 _HEADERS = _HERE / "third_party"
+_CPUINFO = Path("/proc/cpuinfo")
 _INHERITED = "_MINDCV_NATIVE_CONV_LIB"  # a checked library, passed to child processes
 _FALLBACK = "using MindSpore's Conv2D capped at AVX2 (about 1.4x slower CPU training)"
+BF16_UNSUPPORTED = "this CPU has no oneDNN bfloat16 convolutions (they need AVX-512, AVX2-VNNI-2 or AMX)"
 _logger = logging.getLogger(__name__)
 
 
@@ -106,8 +126,9 @@ def _compile(cxx: list, lib_dir: Path, target: Path) -> None:
     os.replace(partial, target)
 
 
-def _self_test(library: Path) -> None:
-    """Compare the library with nn.Conv2d in a child process (mindcv/ops/selftest.py)."""
+def _self_test(library: Path) -> str:
+    """Compare the library with nn.Conv2d in a child process (mindcv/ops/selftest.py); returns the
+    precisions it passed in: "bf16" (float32 and bfloat16) or "fp32"."""
     env = dict(os.environ, GLOG_v=os.environ.get("GLOG_v", "3"))
     command = [sys.executable, "-m", "mindcv.ops.selftest", str(library)]
     try:
@@ -117,10 +138,11 @@ def _self_test(library: Path) -> None:
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise _Interrupted(f"its self-test did not finish ({exc})") from exc
     lines = (result.stdout + result.stderr).strip().splitlines()
-    if result.returncode != 0 or not lines or lines[-1] != "ok":
+    if result.returncode != 0 or not lines or lines[-1] not in ("ok bf16", "ok fp32"):
         raise NativeUnavailable(
             f"its self-test against nn.Conv2d failed: {lines[-1] if lines else result.returncode}"
         )
+    return lines[-1].split()[1]
 
 
 def _checked_library() -> Path:
@@ -145,24 +167,44 @@ def _checked_library() -> Path:
             try:
                 if not library.exists():
                     _compile(cxx, lib_dir, library)
-                _self_test(library)
+                precisions = _self_test(library)
             except _Interrupted:
                 raise
             except NativeUnavailable as exc:
                 failed.write_text(f"{exc}\n")  # once per build: later imports reuse the verdict
                 raise
-            passed.touch()
+            atomic_write_bytes(passed, f"{precisions}\n".encode())
     return library
+
+
+def native_conv_setting() -> str:
+    """MINDCV_NATIVE_CONV: auto (the default), 1, 0 or bf16."""
+    return os.environ.get("MINDCV_NATIVE_CONV", "auto")
+
+
+@functools.cache
+def cpu_has_avx512() -> bool:
+    """Whether this CPU has oneDNN's avx512_core (AVX-512 F, BW, VL, DQ), from /proc/cpuinfo's
+    flags; False where there is none to read (other OSes, ARM's "Features")."""
+    try:
+        lines = _CPUINFO.read_text().splitlines()
+    except OSError:
+        return False
+    flags = next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), [])
+    return {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= set(flags)
 
 
 @functools.cache
 def native_conv_library() -> Optional[str]:
-    """Path of the checked native convolution library, or None after capping oneDNN and warning why.
-
-    MINDCV_NATIVE_CONV=0 turns the native path off (bf16: see `native_conv_bf16`).
-    """
+    """Path of the checked native convolution library, or None after capping oneDNN (and warning
+    why, when the native path was wanted): see the module's docstring for MINDCV_NATIVE_CONV."""
+    setting = native_conv_setting()
+    if setting == "auto" and not cpu_has_avx512():
+        cap_onednn_isa()
+        _logger.info("mindcv: no AVX-512 on this CPU, so MindSpore's own convolutions, the faster ones here")
+        return None
     try:
-        if os.environ.get("MINDCV_NATIVE_CONV", "1") == "0":
+        if setting == "0":
             raise NativeUnavailable("MINDCV_NATIVE_CONV=0 turns them off; unset it to use them")
         library = str(_checked_library())
     except NativeUnavailable as exc:
@@ -173,12 +215,33 @@ def native_conv_library() -> Optional[str]:
     return library
 
 
+def native_bf16_supported() -> bool:
+    """Whether the native convolutions can compute in bfloat16 on this CPU: oneDNN has bfloat16
+    convolutions on AVX-512 (fastest with AVX512_BF16 or AMX) and AVX2-VNNI-2, none on plain AVX2."""
+    library = native_conv_library()
+    if library is None:
+        return False
+    passed = Path(library).parent / "passed"
+    return passed.exists() and passed.read_text().strip() == "bf16"
+
+
 def native_conv_bf16() -> bool:
     """MINDCV_NATIVE_CONV=bf16: the native convolutions compute in bfloat16 on float32 tensors.
 
     An experiment for CPUs with AVX512_BF16 or AMX: relative error about 3e-3 against float32.
+    Where this CPU has no bfloat16 convolutions it warns once and they stay float32.
     """
-    return os.environ.get("MINDCV_NATIVE_CONV") == "bf16"
+    if native_conv_setting() != "bf16":
+        return False
+    if not native_bf16_supported():
+        _warn_bf16_ignored()
+        return False
+    return True
+
+
+@functools.cache
+def _warn_bf16_ignored() -> None:
+    _logger.warning("mindcv: MINDCV_NATIVE_CONV=bf16 ignored: %s", BF16_UNSUPPORTED)
 
 
 def conv_path(bf16: bool = False) -> str:
@@ -189,5 +252,5 @@ def conv_path(bf16: bool = False) -> str:
     if ms.get_context("device_target") != "CPU":
         return "MindSpore Conv2D"
     if native_conv_library() is None:
-        return "built-in Conv2D, AVX2 cap"
+        return "built-in Conv2D, AVX2 cap" if cpu_has_avx512() else "built-in Conv2D"
     return "oneDNN blocked " + ("bf16" if bf16 or native_conv_bf16() else "fp32")

@@ -1,11 +1,14 @@
 """`python -m mindcv.ops.selftest LIBRARY`: check a built native library against MindSpore's ops:
-its convolutions against nn.Conv2d, its blocked-layout BatchNorm against nn.BatchNorm2d.
+its convolutions against nn.Conv2d (in bfloat16 too, where this CPU has oneDNN bfloat16 kernels),
+its blocked-layout BatchNorm against nn.BatchNorm2d.
 
-Run by native.py in a child process once per build; the last line printed is `ok` or the reason.
+Run by native.py in a child process once per build; the last line printed is the verdict: `ok bf16`
+or `ok fp32` (passed, with or without bfloat16 convolutions), or the reason it failed.
 """
 
 import ctypes
 import sys
+from typing import Optional
 
 import numpy as np
 
@@ -13,6 +16,7 @@ DNNL_RUNTIME_THREADPOOL = 8
 # DenseNet's convolutions: (in, out, kernel, stride, padding).
 CONFIGS = ((3, 8, 7, 2, 3), (8, 4, 3, 1, 1), (8, 8, 1, 1, 0))
 TOLERANCE = 1e-5
+BF16_TOLERANCE = 1e-2  # bfloat16 keeps 8 significant bits: about 3e-3 measured
 
 
 def relative_error(a, b) -> float:
@@ -44,8 +48,9 @@ def cell_errors(native, builtin, x, dy):
 
 
 def check(library: str) -> str:
+    native = ctypes.CDLL(library)
     version = (ctypes.c_int * 4)()
-    ctypes.CDLL(library).mindcv_dnnl_version(version)
+    native.mindcv_dnnl_version(version)
     major, minor, patch, runtime = version
     if major != 3 or runtime != DNNL_RUNTIME_THREADPOOL:
         return (
@@ -60,21 +65,25 @@ def check(library: str) -> str:
     ms.set_context(mode=ms.PYNATIVE_MODE)
     ms.set_device("CPU")
     rng = np.random.default_rng(0)
-    for cin, cout, k, stride, pad in CONFIGS:
-        native = OneDNNConv2d(library, cin, cout, k, stride=stride, padding=pad)
-        builtin = nn.Conv2d(cin, cout, k, stride=stride, pad_mode="pad", padding=pad, has_bias=False)
-        builtin.weight.set_data(native.weight.value())
-        x = ms.Tensor(rng.standard_normal((2, cin, 13, 13)), ms.float32)
-        dy = ms.Tensor(rng.standard_normal(native(x).shape), ms.float32)
-        errors = cell_errors(native, builtin, x, dy)
-        if max(errors) > TOLERANCE:
-            return f"{k}x{k}/{stride} relative errors (y, dx, dw) {errors}"
-    return check_batch_norm(library, rng)
+    precisions = {False: TOLERANCE}
+    if native.mindcv_conv_bf16_supported():
+        precisions[True] = BF16_TOLERANCE
+    for bf16, tolerance in precisions.items():
+        for cin, cout, k, stride, pad in CONFIGS:
+            conv = OneDNNConv2d(library, cin, cout, k, stride=stride, padding=pad, bf16=bf16)
+            builtin = nn.Conv2d(cin, cout, k, stride=stride, pad_mode="pad", padding=pad, has_bias=False)
+            builtin.weight.set_data(conv.weight.value())
+            x = ms.Tensor(rng.standard_normal((2, cin, 13, 13)), ms.float32)
+            dy = ms.Tensor(rng.standard_normal(conv(x).shape), ms.float32)
+            errors = cell_errors(conv, builtin, x, dy)
+            if max(errors) > tolerance:
+                return f"{'bf16' if bf16 else 'fp32'} {k}x{k}/{stride} relative errors (y, dx, dw) {errors}"
+    return check_batch_norm(library, rng) or f"ok {'bf16' if True in precisions else 'fp32'}"
 
 
-def check_batch_norm(library: str, rng) -> str:
+def check_batch_norm(library: str, rng) -> Optional[str]:
     """Training-mode BlockedBatchNorm2d with its ReLU (as DenseNet uses it), between the layout
-    changes, against nn.BatchNorm2d and nn.ReLU."""
+    changes, against nn.BatchNorm2d and nn.ReLU: None, or how it differs."""
     import mindspore as ms
     from mindspore import nn
 
@@ -90,10 +99,10 @@ def check_batch_norm(library: str, rng) -> str:
     errors = cell_errors(native, builtin, x, dy)
     if max(errors) > TOLERANCE:
         return f"BatchNorm-ReLU relative errors (y, dx, dgamma+dbeta) {errors}"
-    return "ok"
+    return None
 
 
 if __name__ == "__main__":
     verdict = check(sys.argv[1])
     print(verdict)
-    sys.exit(verdict != "ok")
+    sys.exit(not verdict.startswith("ok "))

@@ -1,5 +1,6 @@
 """The native oneDNN convolution (mindcv/ops) against nn.Conv2d, and the fallback without it."""
 
+import ctypes
 import logging
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from mindcv.engine import runtime
 from mindcv.models import DenseNet, densenet
 from mindcv.ops import OneDNNConv2d, native, native_conv_library
 from mindcv.ops.selftest import cell_errors, relative_error
+from tests.native_marks import lacks_bf16, needs_bf16, needs_native
 from tests.scripts import run
 
 HERE = Path(__file__).resolve().parent
@@ -19,10 +21,6 @@ TOLERANCE = 1e-5
 # DenseNet's convolutions: (in, out, kernel, stride, padding).
 CONFIGS = {"stem7x7s2": (3, 8, 7, 2, 3), "3x3": (16, 8, 3, 1, 1), "1x1": (16, 8, 1, 1, 0)}
 WARNING = "mindcv: fast oneDNN CPU convolutions unavailable"
-
-needs_native = pytest.mark.skipif(
-    native_conv_library() is None, reason="native convolution unavailable (see the warning above)"
-)
 
 
 def tiny() -> DenseNet:
@@ -51,7 +49,7 @@ def test_values_and_gradients_match_nn_conv2d(mode, config):
     assert max(errors) <= TOLERANCE, f"relative errors (y, dx, dw): {errors}"
 
 
-@needs_native
+@needs_bf16
 @pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS)
 def test_bf16_values_and_gradients_are_close_to_nn_conv2d(mode, config):
     """bfloat16 keeps 8 significant bits: about 3e-3 relative error measured."""
@@ -64,6 +62,37 @@ def test_bf16_values_and_gradients_are_close_to_nn_conv2d(mode, config):
     dy = ms.Tensor(rng.randn(*conv(x).shape).astype(np.float32))
     errors = cell_errors(conv, builtin, x, dy)
     assert 1e-4 < max(errors) <= 1e-2, f"relative errors (y, dx, dw): {errors}"
+
+
+BF16_FALLBACK_PROBE = """
+import numpy as np, mindspore as ms
+from mindcv.ops import OneDNNConv2d, native_conv_library
+ms.set_context(mode=ms.PYNATIVE_MODE)
+x = ms.Tensor(np.random.RandomState(0).randn(2, 16, 9, 9).astype(np.float32))
+ys = []
+for bf16 in (True, False, True):
+    conv = OneDNNConv2d(native_conv_library(), 16, 8, 3, padding=1, bf16=bf16, weight_init="ones")
+    ys.append(conv(x).asnumpy())
+assert np.array_equal(ys[0], ys[1]) and np.array_equal(ys[2], ys[1])
+print("same")
+"""
+
+
+@lacks_bf16
+def test_bf16_convolutions_without_a_kernel_run_in_float32_and_say_so_once(tmp_path):
+    """Where oneDNN has no bfloat16 kernel (all of them, on this CPU), the result is float32's."""
+    result = run(["python", "-c", BF16_FALLBACK_PROBE], tmp_path)
+    assert result.returncode == 0 and result.stdout.split() == ["same"], result.stderr
+    notes = [line for line in result.stderr.splitlines() if "no bfloat16 kernel" in line]
+    assert len(notes) == 1 and "run in float32" in notes[0], result.stderr
+
+
+@needs_native
+def test_the_self_test_records_whether_this_cpu_has_bf16_convolutions():
+    supported = ctypes.CDLL(native_conv_library()).mindcv_conv_bf16_supported()
+    verdict = (Path(native_conv_library()).parent / "passed").read_text().strip()
+    assert verdict == ("bf16" if supported else "fp32")
+    assert native.native_bf16_supported() == bool(supported)
 
 
 @needs_native
@@ -172,6 +201,34 @@ def test_a_failed_build_is_one_warning_and_the_avx2_cap(fresh_decision, monkeypa
     assert "kept verdict: delete" in caplog.records[0].getMessage()
 
 
+def test_by_default_a_cpu_without_avx512_keeps_mindspore_convolutions(fresh_decision, monkeypatch, caplog):
+    monkeypatch.delenv("MINDCV_NATIVE_CONV", raising=False)
+    monkeypatch.setattr(native, "cpu_has_avx512", lambda: False)
+    monkeypatch.setattr(native, "_checked_library", lambda: pytest.fail("built where it is not used"))
+    with caplog.at_level(logging.WARNING, logger="mindcv.ops.native"):
+        assert fresh_decision() is None
+    assert not caplog.records
+
+
+@needs_native
+@pytest.mark.parametrize("setting", ["auto", "1"])
+def test_avx512_or_mindcv_native_conv_1_chooses_the_native_path(fresh_decision, monkeypatch, setting):
+    monkeypatch.setenv("MINDCV_NATIVE_CONV", setting)
+    monkeypatch.setattr(native, "cpu_has_avx512", lambda: setting == "auto")
+    assert fresh_decision() and "ONEDNN_MAX_CPU_ISA" not in native.os.environ
+
+
+@pytest.mark.parametrize(
+    "flags, expected",
+    [("fpu sse avx2 avx512f avx512dq avx512bw avx512vl", True), ("fpu sse avx2 fma", False), (None, False)],
+)
+def test_avx512_is_read_from_the_cpu_flags(monkeypatch, tmp_path, flags, expected):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\n" + (f"flags\t\t: {flags}\n" if flags else "Features\t: fp asimd\n"))
+    monkeypatch.setattr(native, "_CPUINFO", cpuinfo)
+    assert native.cpu_has_avx512.__wrapped__() is expected
+
+
 @needs_native
 def test_the_library_is_built_and_self_tested_once(fresh_decision, monkeypatch):
     library = fresh_decision()
@@ -198,5 +255,6 @@ def test_each_conv_path_has_its_own_compile_cache(monkeypatch, tmp_path):
     assert runtime.os.environ["MS_COMPILER_CACHE_PATH"] == str(tmp_path / "builtin-conv")
     monkeypatch.setenv("MS_COMPILER_CACHE_PATH", str(tmp_path))
     monkeypatch.setenv("MINDCV_NATIVE_CONV", "bf16")
+    monkeypatch.setattr(native, "native_bf16_supported", lambda: True)
     runtime._key_compile_cache_by_conv_path(True)
     assert runtime.os.environ["MS_COMPILER_CACHE_PATH"] == str(tmp_path / "onednn-bf16-conv")
