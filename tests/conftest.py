@@ -24,6 +24,15 @@ def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("MINDCV_HOME", str(tmp_path / "mindcv_home"))
 
 
+@pytest.fixture(autouse=True)
+def _onednn_cap_unchanged():
+    """A test must not leave oneDNN's ISA cap behind: every later child process would inherit it
+    (a leaked AVX2 cap once made a later bf16 benchmark fail: oneDNN has no bf16 kernel on AVX2)."""
+    before = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    yield
+    assert os.environ.get("ONEDNN_MAX_CPU_ISA") == before, "this test left ONEDNN_MAX_CPU_ISA changed"
+
+
 @pytest.fixture(params=[ms.GRAPH_MODE, ms.PYNATIVE_MODE], ids=["graph", "pynative"])
 def mode(request):
     """Run a test in both execution modes, restoring the previous mode afterwards."""

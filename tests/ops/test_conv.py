@@ -2,6 +2,7 @@
 
 import ctypes
 import logging
+import os
 from pathlib import Path
 
 import mindspore as ms
@@ -180,11 +181,15 @@ def test_without_a_compiler_warns_once_and_trains_on_the_builtin_path(tmp_path):
 
 @pytest.fixture
 def fresh_decision(monkeypatch, tmp_path):
-    """The uncached decision in an empty MINDCV_HOME, the environment it changes restored afterwards."""
+    """The uncached decision in an empty MINDCV_HOME, the environment it changes restored afterwards
+    (all of it: monkeypatch.delenv of an unset name records nothing, so a cap set later would stay)."""
+    saved = dict(os.environ)
     for name in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "_MINDCV_NATIVE_CONV_LIB", "CXX"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MINDCV_HOME", str(tmp_path))
-    return native_conv_library.__wrapped__
+    yield native_conv_library.__wrapped__
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def test_a_failed_build_is_one_warning_and_the_avx2_cap(fresh_decision, monkeypatch, caplog):
