@@ -8,7 +8,7 @@ parameter counts equal torchvision's. Three MindSpore 2.10 facts shape the code:
 - concatenation uses a `Concat` primitive instance: functional `ops.concat` breaks O1 mixed precision;
 - on CPU the convolutions are `mindcv.ops.OneDNNConv2d` (oneDNN's blocked-layout kernels), chosen when this
   module is imported, before any CPU kernel runs (mindcv/ops/native.py says why that moment); the
-  dense blocks then keep their activations in oneDNN's nChw16c layout (mindcv/ops/blocked.py), so
+  dense blocks then keep their activations in oneDNN's blocked layout (mindcv/ops/blocked.py), so
   their convolutions need no reorders and their BatchNorms run on oneDNN's kernels too.
 """
 
@@ -23,11 +23,11 @@ from mindspore.common.initializer import HeNormal, Zero
 
 from ..data.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from ..ops import (
-    BLOCK,
     BlockedBatchNorm2d,
     OneDNNConv2d,
     ToBlocked,
     ToPlain,
+    channel_block,
     native_conv_bf16,
     native_conv_library,
     update_moving_statistics,
@@ -212,9 +212,8 @@ class _DenseBlock(nn.Cell):
         super().__init__()
         library = _native_library()
         channels = (num_input_features, growth_rate, bn_size * growth_rate)
-        blocked = (
-            library if library and not memory_efficient and all(c % BLOCK == 0 for c in channels) else None
-        )
+        fits = all(c % channel_block() == 0 for c in channels)
+        blocked = library if library and not memory_efficient and fits else None
         self.cell_list = nn.CellList(
             [
                 _DenseLayer(

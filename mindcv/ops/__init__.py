@@ -1,6 +1,6 @@
 """Native CPU operators: oneDNN blocked-layout convolutions and BatchNorm as MindSpore custom ops."""
 
-from .blocked import BLOCK, BlockedBatchNorm2d, ToBlocked, ToPlain, update_moving_statistics
+from .blocked import BlockedBatchNorm2d, ToBlocked, ToPlain, channel_block, update_moving_statistics
 from .native import (
     cap_onednn_isa,
     conv_path,
@@ -12,10 +12,10 @@ from .native import (
 from .onednn_conv import OneDNNConv2d, builtin_convolutions, use_bf16_convolutions
 
 __all__ = [
-    "BLOCK",
     "BlockedBatchNorm2d",
     "ToBlocked",
     "ToPlain",
+    "channel_block",
     "update_moving_statistics",
     "OneDNNConv2d",
     "builtin_convolutions",

@@ -1,15 +1,15 @@
 // Batch normalization (training and inference, forward and backward, ReLU optionally fused) and
-// the NCHW <-> nChw16c layout change, for MindSpore `ops.Custom(func_type="aot")` on CPU via oneDNN.
+// the NCHW <-> nChw16c / nChw8c layout change, for MindSpore `ops.Custom(func_type="aot")` on CPU via oneDNN.
 //
-// Why: DenseNet's dense blocks keep their activations in oneDNN's nChw16c layout, so the blocked
-// convolutions (conv2d.cc) need no reorders; their BatchNorm-ReLU pairs then run here, on oneDNN's
-// AVX-512 kernels for that layout, in one pass. Entry points (inputs then outputs; float32; x, y,
+// Why: DenseNet's dense blocks keep their activations in oneDNN's blocked layout (nChw16c on
+// AVX-512, nChw8c on AVX2), so the blocked convolutions (conv2d.cc) need no reorders; their
+// BatchNorm-ReLU pairs then run here, on oneDNN's kernels for that layout, in one pass. Entry points (inputs then outputs; float32; x, y,
 // dy, dx in either activation layout of onednn_runtime.h; gamma, beta, mean, var of C elements):
 //   mindcv_bn_forward(x, gamma, beta, cfg) -> y, mean, var              (biased batch variance)
 //   mindcv_bn_backward(x, y, dy, gamma, mean, var, cfg) -> dx, dgamma, dbeta
 //   mindcv_bn_inference(x, gamma, beta, mean, var, cfg) -> y            (the given statistics)
 //   mindcv_bn_inference_backward(x, y, dy, gamma, mean, var, cfg) -> dx, dgamma, dbeta  (they are constant)
-//   mindcv_to_blocked(x) -> y,  mindcv_to_plain(x) -> y                 (NCHW <-> (N, C/16, H, W, 16))
+//   mindcv_to_blocked(x) -> y,  mindcv_to_plain(x) -> y                 (NCHW <-> (N, C/B, H, W, B))
 // cfg is float32 {epsilon, relu}: with relu != 0, y = max(bn(x), 0), and the backward ops first
 // mask dy where y is 0 (y is read only then). The caller updates the moving statistics (blocked.py).
 
@@ -94,8 +94,8 @@ bool MakeNorm(Engine *e, Kind kind, const_dnnl_memory_desc_t md, float eps, bool
   return ok;
 }
 
-bool MakeReorder(Engine *e, Kind kind, const int64_t *dims, Plan *plan) {
-  dnnl_memory_desc_t plain = Desc(4, dims, dnnl_f32, dnnl_nchw), blocked = Desc(4, dims, dnnl_f32, dnnl_nChw16c);
+bool MakeReorder(Engine *e, Kind kind, const int64_t *dims, dnnl_format_tag_t layout, Plan *plan) {
+  dnnl_memory_desc_t plain = Desc(4, dims, dnnl_f32, dnnl_nchw), blocked = Desc(4, dims, dnnl_f32, layout);
   const bool to_blocked = kind == kToBlocked;
   dnnl_primitive_desc_t pd = nullptr;
   bool ok = plain && blocked &&
@@ -120,7 +120,7 @@ const Plan *GetPlan(Engine *e, Kind kind, const int64_t *dims, dnnl_format_tag_t
     auto plan = std::make_unique<Plan>();
     bool ok = false;
     if (kind == kToBlocked || kind == kToPlain) {
-      ok = MakeReorder(e, kind, dims, plan.get());
+      ok = MakeReorder(e, kind, dims, layout, plan.get());
     } else {
       dnnl_memory_desc_t md = Desc(4, dims, dnnl_f32, layout);
       ok = md && MakeNorm(e, kind, md, eps, relu, plan.get());
@@ -211,10 +211,11 @@ int ChangeLayout(Kind kind, void **params, int *ndims, int64_t **shapes) {
   dnnl_stream_t stream = e ? ThreadStream(e) : nullptr;
   if (!stream) return 1;
   int64_t dims[4];
-  ActivationLayout(ndims[0], shapes[0], dims);
-  const Plan *plan = GetPlan(e, kind, dims, dnnl_format_tag_undef, 0.f, false);
-  dnnl_memory_desc_t plain = Desc(4, dims, dnnl_f32, dnnl_nchw), blocked = Desc(4, dims, dnnl_f32, dnnl_nChw16c);
   const bool to_blocked = kind == kToBlocked;
+  const int b = to_blocked ? 1 : 0;  // the 5-D side: the output of to_blocked, the input of to_plain
+  const dnnl_format_tag_t layout = ActivationLayout(ndims[b], shapes[b], dims);
+  const Plan *plan = GetPlan(e, kind, dims, layout, 0.f, false);
+  dnnl_memory_desc_t plain = Desc(4, dims, dnnl_f32, dnnl_nchw), blocked = Desc(4, dims, dnnl_f32, layout);
   const bool ok = plan && plain && blocked &&
                   ExecuteReorder(e, stream, plan->main.handle, to_blocked ? plain : blocked, params[0],
                                  to_blocked ? blocked : plain, params[1]) &&

@@ -1,6 +1,7 @@
-"""oneDNN's nChw16c activation layout inside MindSpore: layout changes and a BatchNorm for it.
+"""oneDNN's blocked activation layout inside MindSpore: layout changes and a BatchNorm for it.
 
-A tensor in this layout is a 5-D MindSpore tensor (N, C/16, H, W, 16): element-wise ops (ReLU,
+The layout is nChw16c on AVX-512 CPUs and nChw8c elsewhere, the block oneDNN's kernels use there
+(`channel_block`). A tensor in it is a 5-D MindSpore tensor (N, C/B, H, W, B): element-wise ops (ReLU,
 Dropout) and concatenation along axis 1 work on it unchanged, and the native convolutions take
 it without the reorders they need around NCHW data. DenseNet's dense blocks change to it once at
 their start and back at their end (`ToBlocked`, `ToPlain`), with `BlockedBatchNorm2d` for their
@@ -10,14 +11,21 @@ BatchNorms. Inside `builtin_convolutions` every cell here runs its plain MindSpo
 import mindspore as ms
 from mindspore import nn, ops
 
-BLOCK = 16  # channels per block: every channel count in a blocked region is a multiple of it
+from .native import cpu_has_avx512
+
+
+def channel_block() -> int:
+    """Channels per block: every channel count in a blocked region is a multiple of it."""
+    return 16 if cpu_has_avx512() else 8
 
 
 def _layout_ops(library: str):
     """(to_blocked, to_plain) Custom ops, each one's gradient the other's change."""
 
+    block = channel_block()
+
     def to_blocked_shape(x):
-        return [x[0], x[1] // BLOCK, x[2], x[3], BLOCK]
+        return [x[0], x[1] // block, x[2], x[3], block]
 
     def to_plain_shape(x):
         return [x[0], x[1] * x[4], x[2], x[3]]
@@ -57,14 +65,14 @@ class _LayoutChange(nn.Cell):
 
 
 class ToBlocked(_LayoutChange):
-    """NCHW -> nChw16c (N, C/16, H, W, 16); C must be a multiple of 16."""
+    """NCHW -> blocked (N, C/B, H, W, B), B = `channel_block()`; C must be a multiple of B."""
 
     def __init__(self, library: str):
         super().__init__(library, 0)
 
 
 class ToPlain(_LayoutChange):
-    """nChw16c (N, C/16, H, W, 16) -> NCHW."""
+    """Blocked (N, C/B, H, W, B) -> NCHW."""
 
     def __init__(self, library: str):
         super().__init__(library, 1)
@@ -117,7 +125,7 @@ def _norm_ops(library: str):
 
 
 class BlockedBatchNorm2d(nn.BatchNorm2d):
-    """BatchNorm2d over nChw16c tensors on oneDNN's kernels, with BatchNorm2d's parameters and names.
+    """BatchNorm2d over blocked tensors on oneDNN's kernels, with BatchNorm2d's parameters and names.
 
     Training normalizes with the batch statistics (their gradient included) and updates the
     moving ones; inference normalizes with the moving ones. `relu=True` also applies the ReLU

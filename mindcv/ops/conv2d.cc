@@ -9,8 +9,8 @@
 //   mindcv_conv_forward(x, w, cfg) -> y
 //   mindcv_conv_backward_data(x, w, dy, cfg) -> dx       (x is read for its shape only)
 //   mindcv_conv_backward_weights(x, w, dy, cfg) -> dw    (w is read for its shape only)
-// x, w, dy, y, dx, dw are float32; weights OIHW; activations NCHW, or nChw16c as a 5-D tensor
-// (N, C/16, H, W, 16), the layout DenseNet's dense blocks keep between ops (see onednn_runtime.h).
+// x, w, dy, y, dx, dw are float32; weights OIHW; activations NCHW, or nChw16c / nChw8c as a 5-D
+// tensor (N, C/B, H, W, B), the layout DenseNet's dense blocks keep between ops (onednn_runtime.h).
 // cfg is int32 {stride, padding, bf16}: the convolution runs in bfloat16 (AVX512_BF16 / AMX) when
 // bf16 != 0, the reorders doing the casts; in float32 where oneDNN has no bfloat16 kernel for it
 // (said once on stderr; mindcv_conv_bf16_supported tells whether this CPU has any).
@@ -28,8 +28,8 @@ using namespace mindcv;
 enum Kind { kForward = 0, kBackwardData = 1, kBackwardWeights = 2 };
 
 // One oneDNN tensor argument: its float32 layout at the op boundary (OIHW weights, NCHW or
-// nChw16c activations), the layout the convolution chose, and the reorder between them (null
-// when they are the same, as for nChw16c activations on AVX-512).
+// blocked activations), the layout the convolution chose, and the reorder between them (null
+// when they are the same, as for nChw16c activations on AVX-512 and nChw8c on AVX2).
 struct Arg {
   int dnnl_arg = 0;
   dnnl_memory_desc_t plain = nullptr, inner = nullptr;

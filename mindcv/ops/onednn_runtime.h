@@ -135,15 +135,18 @@ inline dnnl_stream_t ThreadStream(Engine *e) {
   return stream;
 }
 
-// Activation layouts at an op's boundary: MindSpore's NCHW, or oneDNN's nChw16c held in a
-// MindSpore tensor of shape (N, C/16, H, W, 16). `shape` is the tensor's; `dims` gets N, C, H, W.
+// oneDNN's layout of `block` channels per block: nChw16c (AVX-512 kernels) or nChw8c (AVX2).
+inline dnnl_format_tag_t BlockedLayout(int64_t block) { return block == 8 ? dnnl_nChw8c : dnnl_nChw16c; }
+
+// Activation layouts at an op's boundary: MindSpore's NCHW, or oneDNN's nChw16c / nChw8c held in
+// a MindSpore tensor of shape (N, C/B, H, W, B). `shape` is the tensor's; `dims` gets N, C, H, W.
 inline dnnl_format_tag_t ActivationLayout(int ndims, const int64_t *shape, int64_t *dims) {
   const bool blocked = ndims == 5;
   dims[0] = shape[0];
   dims[1] = blocked ? shape[1] * shape[4] : shape[1];
   dims[2] = shape[2];
   dims[3] = shape[3];
-  return blocked ? dnnl_nChw16c : dnnl_nchw;
+  return blocked ? BlockedLayout(shape[4]) : dnnl_nchw;
 }
 
 inline dnnl_memory_desc_t Desc(int ndims, const int64_t *dims, dnnl_data_type_t type, dnnl_format_tag_t tag) {

@@ -1,4 +1,4 @@
-"""mindcv/ops/blocked.py: nChw16c layout changes and BatchNorm against MindSpore's own ops,
+"""mindcv/ops/blocked.py: nChw16c / nChw8c layout changes and BatchNorm against MindSpore's own ops,
 and DenseNet's blocked dense blocks against plain ones (values, gradients, statistics, names)."""
 
 import mindspore as ms
@@ -7,7 +7,14 @@ import pytest
 from mindspore import nn
 
 from mindcv.models import DenseNet, densenet
-from mindcv.ops import BlockedBatchNorm2d, ToBlocked, ToPlain, builtin_convolutions, native_conv_library
+from mindcv.ops import (
+    BlockedBatchNorm2d,
+    ToBlocked,
+    ToPlain,
+    builtin_convolutions,
+    channel_block,
+    native_conv_library,
+)
 from mindcv.ops.selftest import relative_error
 
 TOLERANCE = 1e-5
@@ -16,9 +23,10 @@ pytestmark = pytest.mark.skipif(library is None, reason="native ops unavailable 
 
 
 def blocked(x):
-    """NCHW numpy -> (N, C/16, H, W, 16), the layout's definition, written independently of oneDNN."""
+    """NCHW numpy -> (N, C/B, H, W, B), the layout's definition, written independently of oneDNN."""
     n, c, h, w = x.shape
-    return x.reshape(n, c // 16, 16, h, w).transpose(0, 1, 3, 4, 2)
+    b = channel_block()
+    return x.reshape(n, c // b, b, h, w).transpose(0, 1, 3, 4, 2)
 
 
 class _Loss(nn.Cell):
@@ -80,7 +88,7 @@ def small(seed=0) -> DenseNet:
 def plain_small(monkeypatch) -> DenseNet:
     """The same network with plain (NCHW) dense blocks: no channel count fits a block of 10**6."""
     with monkeypatch.context() as patch:
-        patch.setattr(densenet, "BLOCK", 10**6)
+        patch.setattr(densenet, "channel_block", lambda: 10**6)
         return small()
 
 
