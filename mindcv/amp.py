@@ -53,13 +53,13 @@ def apply_mixed_precision(network, amp_level: str, amp_cast_list: Optional[str] 
 
 def check_bf16_on_cpu() -> None:
     """Raise, saying why and what to do, when amp_level bf16 cannot run on this machine's CPU."""
-    from .ops import cpu_has_avx512, native_bf16_supported, native_conv_library
+    from .ops import cpu_has_avx2, native_bf16_supported, native_conv_library
     from .ops.native import BF16_UNSUPPORTED, native_conv_setting
 
-    if native_conv_library() is None and native_conv_setting() == "auto" and not cpu_has_avx512():
+    if native_conv_library() is None and native_conv_setting() == "auto" and not cpu_has_avx2():
         raise MindCVError(
-            "amp_level bf16 on CPU needs AVX-512, where this package's native oneDNN convolutions run "
-            "by default (on a CPU with AVX2-VNNI-2, MINDCV_NATIVE_CONV=1 forces them): use --amp_level O0"
+            "amp_level bf16 on CPU needs this package's native oneDNN convolutions, which run by default "
+            "on x86 CPUs with AVX2 only (MINDCV_NATIVE_CONV=1 forces them): use --amp_level O0"
         )
     if native_conv_library() is None:
         raise MindCVError(

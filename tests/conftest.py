@@ -9,8 +9,8 @@ import pytest  # noqa: E402
 
 from mindcv.engine.runtime import limit_onednn_isa  # noqa: E402
 
-# The native ops are tested on any CPU that builds them, not only on AVX-512 ones where they are
-# the default (tests/ops/test_conv.py tests that choice); child processes inherit this.
+# The native ops are tested on any CPU that builds them, not only on the x86 ones with AVX2 where
+# they are the default (tests/ops/test_conv.py tests that choice); child processes inherit this.
 os.environ.setdefault("MINDCV_NATIVE_CONV", "1")
 limit_onednn_isa()
 

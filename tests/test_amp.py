@@ -96,11 +96,11 @@ def test_bf16_without_the_native_path_says_what_to_do(monkeypatch):
         apply_mixed_precision(tiny(), "bf16")
 
 
-def test_bf16_by_default_on_a_cpu_without_avx512_says_what_to_do(monkeypatch):
+def test_bf16_by_default_on_a_cpu_without_avx2_says_what_to_do(monkeypatch):
     monkeypatch.delenv("MINDCV_NATIVE_CONV", raising=False)
     monkeypatch.setattr(mindcv.ops, "native_conv_library", lambda: None)
-    monkeypatch.setattr(mindcv.ops, "cpu_has_avx512", lambda: False)
-    expected = "bf16 on CPU needs AVX-512.*MINDCV_NATIVE_CONV=1.*use --amp_level O0"
+    monkeypatch.setattr(mindcv.ops, "cpu_has_avx2", lambda: False)
+    expected = "bf16 on CPU needs .* x86 CPUs with AVX2 only .*MINDCV_NATIVE_CONV=1.*use --amp_level O0"
     with pytest.raises(MindCVError, match=expected):
         apply_mixed_precision(tiny(), "bf16")
 

@@ -4,6 +4,7 @@ from .blocked import BlockedBatchNorm2d, ToBlocked, ToPlain, channel_block, upda
 from .native import (
     cap_onednn_isa,
     conv_path,
+    cpu_has_avx2,
     cpu_has_avx512,
     native_bf16_supported,
     native_conv_bf16,
@@ -21,6 +22,7 @@ __all__ = [
     "builtin_convolutions",
     "cap_onednn_isa",
     "conv_path",
+    "cpu_has_avx2",
     "cpu_has_avx512",
     "native_bf16_supported",
     "native_conv_bf16",

@@ -1,11 +1,11 @@
 """Build, check and choose the oneDNN convolution library (conv2d.cc) once per process.
 
-The native path is for CPUs with AVX-512, where MindSpore 2.10 runs plain-layout (NCHW)
-convolutions on oneDNN's reference kernel. Elsewhere MindSpore's own AVX2 kernels are the faster
-ones (DenseNet-121 training measured 4x faster than the native ops on an AVX2-only EPYC, whose
-oneDNN kernels block by 8 channels, not the 16 the dense blocks keep), so by default
-(MINDCV_NATIVE_CONV unset or `auto`) they are used there; MINDCV_NATIVE_CONV=1 forces the native
-path (the tests do, to check it on any CPU), 0 turns it off.
+The native path is made for x86 CPUs with AVX-512, where MindSpore 2.10 runs plain-layout (NCHW)
+convolutions on oneDNN's reference kernel, and is faster on AVX2-only ones too (blocks of 8
+channels there: DenseNet-121 trained 1.29x MindSpore's own kernels on an AVX2-only EPYC). By
+default (MINDCV_NATIVE_CONV unset or `auto`) it is taken on x86 CPUs with AVX2, and MindSpore's
+own kernels elsewhere (ARM, where it was never measured); MINDCV_NATIVE_CONV=1 forces it (the
+tests do, to check it on any CPU), 0 turns it off.
 
 The choice is made before MindSpore runs its first CPU kernel, because it decides a
 process-wide setting: MindSpore's plain-layout oneDNN convolutions need oneDNN capped at AVX2
@@ -43,6 +43,7 @@ __all__ = [
     "NativeUnavailable",
     "cap_onednn_isa",
     "conv_path",
+    "cpu_has_avx2",
     "cpu_has_avx512",
     "native_bf16_supported",
     "native_conv_bf16",
@@ -183,15 +184,22 @@ def native_conv_setting() -> str:
 
 
 @functools.cache
-def cpu_has_avx512() -> bool:
-    """Whether this CPU has oneDNN's avx512_core (AVX-512 F, BW, VL, DQ), from /proc/cpuinfo's
-    flags; False where there is none to read (other OSes, ARM's "Features")."""
+def _cpu_flags() -> frozenset:
+    """/proc/cpuinfo's x86 flags; empty where there are none to read (other OSes, ARM's "Features")."""
     try:
         lines = _CPUINFO.read_text().splitlines()
     except OSError:
-        return False
-    flags = next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), [])
-    return {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= set(flags)
+        return frozenset()
+    return frozenset(next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), []))
+
+
+def cpu_has_avx512() -> bool:
+    """Whether this CPU has oneDNN's avx512_core (AVX-512 F, BW, VL, DQ)."""
+    return {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= _cpu_flags()
+
+
+def cpu_has_avx2() -> bool:
+    return "avx2" in _cpu_flags()
 
 
 @functools.cache
@@ -199,9 +207,9 @@ def native_conv_library() -> Optional[str]:
     """Path of the checked native convolution library, or None after capping oneDNN (and warning
     why, when the native path was wanted): see the module's docstring for MINDCV_NATIVE_CONV."""
     setting = native_conv_setting()
-    if setting == "auto" and not cpu_has_avx512():
+    if setting == "auto" and not cpu_has_avx2():
         cap_onednn_isa()
-        _logger.info("mindcv: no AVX-512 on this CPU, so MindSpore's own convolutions, the faster ones here")
+        _logger.info("mindcv: not an x86 CPU with AVX2, so MindSpore's own convolutions")
         return None
     try:
         if setting == "0":

@@ -214,9 +214,9 @@ def test_a_failed_build_is_one_warning_and_the_avx2_cap(fresh_decision, monkeypa
     assert "kept verdict: delete" in caplog.records[0].getMessage()
 
 
-def test_by_default_a_cpu_without_avx512_keeps_mindspore_convolutions(fresh_decision, monkeypatch, caplog):
+def test_by_default_a_cpu_without_avx2_keeps_mindspore_convolutions(fresh_decision, monkeypatch, caplog):
     monkeypatch.delenv("MINDCV_NATIVE_CONV", raising=False)
-    monkeypatch.setattr(native, "cpu_has_avx512", lambda: False)
+    monkeypatch.setattr(native, "cpu_has_avx2", lambda: False)
     monkeypatch.setattr(native, "_checked_library", lambda: pytest.fail("built where it is not used"))
     with caplog.at_level(logging.WARNING, logger="mindcv.ops.native"):
         assert fresh_decision() is None
@@ -225,21 +225,30 @@ def test_by_default_a_cpu_without_avx512_keeps_mindspore_convolutions(fresh_deci
 
 @needs_native
 @pytest.mark.parametrize("setting", ["auto", "1"])
-def test_avx512_or_mindcv_native_conv_1_chooses_the_native_path(fresh_decision, monkeypatch, setting):
+def test_avx2_or_mindcv_native_conv_1_chooses_the_native_path(fresh_decision, monkeypatch, setting):
     monkeypatch.setenv("MINDCV_NATIVE_CONV", setting)
-    monkeypatch.setattr(native, "cpu_has_avx512", lambda: setting == "auto")
+    monkeypatch.setattr(native, "cpu_has_avx2", lambda: setting == "auto")
     assert fresh_decision() and "ONEDNN_MAX_CPU_ISA" not in native.os.environ
 
 
 @pytest.mark.parametrize(
-    "flags, expected",
-    [("fpu sse avx2 avx512f avx512dq avx512bw avx512vl", True), ("fpu sse avx2 fma", False), (None, False)],
+    "flags, avx2, avx512",
+    [
+        ("fpu sse avx2 avx512f avx512dq avx512bw avx512vl", True, True),
+        ("fpu sse avx2 fma", True, False),
+        ("fpu sse avx", False, False),
+        (None, False, False),  # ARM's cpuinfo has "Features", no "flags"
+    ],
 )
-def test_avx512_is_read_from_the_cpu_flags(monkeypatch, tmp_path, flags, expected):
+def test_the_cpu_features_are_read_from_cpuinfo(monkeypatch, tmp_path, flags, avx2, avx512):
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text("processor\t: 0\n" + (f"flags\t\t: {flags}\n" if flags else "Features\t: fp asimd\n"))
     monkeypatch.setattr(native, "_CPUINFO", cpuinfo)
-    assert native.cpu_has_avx512.__wrapped__() is expected
+    native._cpu_flags.cache_clear()
+    try:
+        assert (native.cpu_has_avx2(), native.cpu_has_avx512()) == (avx2, avx512)
+    finally:
+        native._cpu_flags.cache_clear()
 
 
 @needs_native
