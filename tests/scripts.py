@@ -1,6 +1,7 @@
 """Run the top-level scripts as a user would: in a subprocess, from a working folder."""
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,13 @@ def script_env(**extra) -> dict:
     env["PYTHONPATH"] = str(ROOT)
     env.update(extra)
     return env
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for a launcher's master port)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _argv(command) -> list:

@@ -2,12 +2,11 @@
 
 import json
 import shutil
-import socket
 import subprocess
 
 import pytest
 
-from tests.scripts import ROOT, SMALL, make_digit_folders, run, start
+from tests.scripts import ROOT, SMALL, free_port, make_digit_folders, run, start
 
 DEMO = str(ROOT / "configs" / "densenet" / "densenet_121_demo.yaml")
 
@@ -78,12 +77,6 @@ def test_msrun_train_and_sharded_validation(tmp_path):
     assert sharded["loss"] == pytest.approx(single["loss"], rel=1e-4)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _two_nodes(tmp_path, name, script, args):
     """Run `script args --distribute` as two msrun "nodes", one worker each, sharing a folder as
     two machines would share storage; return the exit codes (scheduler, node 0, node 1) and logs.
@@ -92,7 +85,7 @@ def _two_nodes(tmp_path, name, script, args):
     scheduler; so the master's address is 127.0.0.2, which msrun does not see as local, and the
     test starts the scheduler there, as the master node's msrun would.
     """
-    port, command = _free_port(), [*script, *args, "--distribute"]
+    port, command = free_port(), [*script, *args, "--distribute"]
     env = {"MINDCV_RANK_TIMEOUT": "8", "MS_NODE_TIMEOUT": "30"}
     scheduler_env = {"MS_ROLE": "MS_SCHED", "MS_SCHED_HOST": "127.0.0.2", "MS_SCHED_PORT": str(port)}
     with open(tmp_path / f"{name}_scheduler.log", "w") as log:

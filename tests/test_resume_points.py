@@ -1,40 +1,53 @@
 """A run killed or stopped at any moment resumes to the weights and files of an uninterrupted run.
 
-Each kill is a real SIGKILL of train.py at a named moment (tests/kill_at.py), or a real SIGTERM;
+Each kill is a real SIGKILL of train.py at a named moment (tests/kill_at.py), or a real SIGTERM
+at the instant a scheduler sends it, from the process's parent as a job shell or a launcher does;
 the restart is the same command plus `--resume`.
 """
 
 import csv
+import re
 import signal
+import subprocess
 import time
+from pathlib import Path
 
 import mindspore as ms
 import numpy as np
 import pytest
 
 from mindcv.models.checkpoint import read_checkpoint
-from tests.scripts import ROOT, SMALL, run, start
+from tests.scripts import ROOT, SMALL, free_port, run, script_env, start
 
 DEMO = str(ROOT / "configs" / "densenet" / "densenet_121_demo.yaml")
-# 2 epochs of 3 steps, validated, a resume point after every step: every kind of file is written.
+# 2 epochs of 12 steps, validated, a resume point after every step: every kind of file is
+# written. Two input workers, as users run: MindSpore's dataset runtime then installs its own
+# SIGTERM handler whenever an epoch's pipeline starts. A log line per step tells the tests where
+# the run is.
 RUN = [
     "python",
     ROOT / "train.py",
     "-c",
     DEMO,
     *SMALL,
+    "--num_parallel_workers",
+    "2",
     "--num_samples",
-    "24",
+    "48",
     "--batch_size",
-    "8",
+    "4",
     "--epoch_size",
     "2",
     "--mode",
     "1",
     "--deterministic",
+    "--log_interval",
+    "1",
     "--ckpt_save_steps",
     "1",
 ]
+# The same run with no resume point but those a stop signal and the epoch ends write.
+ON_SIGNALS_ONLY = [*RUN[:-2], "--ckpt_save_steps", "0"]
 
 
 def ok(result):
@@ -79,13 +92,13 @@ def uninterrupted(tmp_path_factory):
     return folder / "ckpt"
 
 
-# (moment, call, where --resume continues): calls of save_resume_state are numbered 1-2 for
-# epoch 1's steps, 3 for its end, 4-5 for epoch 2's steps and 6 for its end.
+# (moment, call, where --resume continues): calls of save_resume_state are numbered 1-11 for
+# epoch 1's steps, 12 for its end, 13-23 for epoch 2's steps and 24 for its end.
 KILLS = {
     "after the resume state, before the epoch checkpoint": ("save_epoch", 1, (1, 0)),
     "after the epoch checkpoint, before the best": ("save_best", 1, (1, 0)),
-    "mid-epoch, before a resume point": ("save_resume_state", 5, (1, 1)),
-    "during a mid-epoch write": ("writing_resume_state", 5, (1, 1)),
+    "mid-epoch, before a resume point": ("save_resume_state", 14, (1, 1)),
+    "during a mid-epoch write": ("writing_resume_state", 14, (1, 1)),
 }
 
 
@@ -110,28 +123,88 @@ def test_killed_at_any_moment_resumes_to_the_same_run(tmp_path, uninterrupted, m
     assert_same_run(ckpt, uninterrupted)
 
 
-@pytest.mark.slow
-def test_sigterm_writes_a_resume_point_and_exits_non_zero(tmp_path, uninterrupted):
-    """A scheduler's preemption: SIGTERM in epoch 2 stops the run with one line and exit 143;
-    --resume then ends as the uninterrupted run."""
-    ckpt = tmp_path / "ckpt"
-    command = [*RUN[:-2], "--ckpt_save_steps", "0", "--ckpt_save_dir", ckpt]
-    log = tmp_path / "stderr.txt"
-    with open(log, "w") as stderr:
-        process = start(command, tmp_path, stderr=stderr)
-        deadline = time.monotonic() + 600
-        while not (ckpt / "densenet121-1_3.ckpt").exists() and process.poll() is None:
-            assert time.monotonic() < deadline, "epoch 1 did not end"
-            time.sleep(0.05)
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=300) == 128 + signal.SIGTERM
-    errors = [line for line in log.read_text().splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "Traceback" not in log.read_text(), log.read_text()[-3000:]
-    assert errors[0].startswith("error: stopped by SIGTERM at epoch 2/2") and "--resume" in errors[0]
-    assert not (ckpt / "densenet121-2_3.ckpt").exists()
+def assert_stopped(code: int, log: Path, epoch: int, step: int, signum=signal.SIGTERM) -> None:
+    """Exit 128 + signum and one error line naming the signal and where the run stopped."""
+    text = log.read_text()
+    assert code == 128 + signum, text[-3000:]
+    errors = [line for line in text.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in text, text[-3000:]
+    name = signal.Signals(signum).name
+    assert errors[0].startswith(f"error: stopped by {name} at epoch {epoch}/2, step {step}/12;"), errors[0]
+    assert "--resume" in errors[0]
 
-    resumed = ok(run([*command, "--resume"], tmp_path))
-    assert "resumed from" in resumed.stderr
+
+def steps_done(log: Path, epoch: int) -> int:
+    """The last step of `epoch` that the per-step log lines report."""
+    found = re.findall(rf"INFO epoch {epoch}/2 step (\d+)/", log.read_text())
+    return int(found[-1]) if found else 0
+
+
+def signal_when(process, log: Path, ready, signum=signal.SIGTERM) -> int:
+    """Send `signum` to `process` (this test is its parent) once `ready()`; its exit code."""
+    deadline = time.monotonic() + 600
+    while not ready() and process.poll() is None:
+        assert time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.05)
+    process.send_signal(signum)
+    return process.wait(timeout=300)
+
+
+def stopped_step(log: Path) -> tuple:
+    epoch, step = re.search(r"stopped by \w+ at epoch (\d+)/2, step (\d+)/", log.read_text()).groups()
+    return int(epoch), int(step)
+
+
+@pytest.mark.slow
+def test_sigterm_from_a_job_shell_ten_steps_into_epoch_2(tmp_path, uninterrupted):
+    """A batch scheduler's job script: the run is a background job of a non-interactive shell,
+    which sends SIGTERM 10 steps into epoch 2 and waits. MindSpore's handler, in place since the
+    epoch's pipeline started, would exit 0 there; the run writes a resume point and exits 143."""
+    ckpt, log = tmp_path / "ckpt", tmp_path / "stderr.txt"
+    argv = " ".join(f"'{a}'" for a in [*ON_SIGNALS_ONLY, "--ckpt_save_dir", ckpt]).replace(
+        "'python'", "python"
+    )
+    job = (
+        f"{argv} 2> '{log}' & pid=$!\n"
+        f"until grep -q 'INFO epoch 2/2 step 10/12' '{log}' 2>/dev/null; do\n"
+        "  kill -0 $pid 2>/dev/null || break; sleep 0.05\n"
+        "done\n"
+        "kill -TERM $pid; wait $pid"
+    )
+    code = subprocess.run(["bash", "-c", job], cwd=tmp_path, env=script_env(), timeout=900).returncode
+    epoch, step = stopped_step(log)
+    assert_stopped(code, log, 2, step)
+    assert step >= 10 and step == steps_done(log, 2)  # the next step after the signal
+    saved = read_checkpoint(ckpt / "densenet121-resume.ckpt")
+    assert saved["position.epoch"].asnumpy().item() == 1
+    assert saved["position.step_in_epoch"].asnumpy().item() == step
+
+    resumed = ok(run([*ON_SIGNALS_ONLY, "--ckpt_save_dir", ckpt, "--resume"], tmp_path))
+    assert f"at epoch 1, step {step}" in resumed.stderr
+    assert_same_run(ckpt, uninterrupted)
+
+
+@pytest.mark.slow
+def test_sigterm_from_the_parent_at_every_stage_of_a_run(tmp_path, uninterrupted):
+    """The run as a direct child, signalled by its parent: in epoch 1's first steps, during
+    epoch 1's validation, and 10 steps into epoch 2; each time exit 143 with one line and a
+    resume point, and the resumed runs end as the uninterrupted one."""
+    ckpt = tmp_path / "ckpt"
+    command = [*ON_SIGNALS_ONLY, "--ckpt_save_dir", ckpt]
+    moments = [
+        ("first steps", lambda log: steps_done(log, 1) >= 1, (1, None)),
+        ("validation", lambda log: "validate:" in log.read_text(), (2, 0)),
+        ("epoch 2", lambda log: steps_done(log, 2) >= 10, (2, None)),
+    ]
+    for i, (moment, ready, (epoch, step)) in enumerate(moments):
+        log = tmp_path / f"stderr{i}.txt"
+        with open(log, "w") as stderr:
+            process = start([*command, *(["--resume"] if i else [])], tmp_path, stderr=stderr)
+            code = signal_when(process, log, lambda log=log, ready=ready: ready(log))
+        stopped = stopped_step(log)
+        assert stopped[0] == epoch and (step is None or stopped[1] == step), (moment, stopped)
+        assert_stopped(code, log, *stopped)
+    ok(run([*command, "--resume"], tmp_path))
     assert_same_run(ckpt, uninterrupted)
 
 
@@ -142,3 +215,58 @@ def test_auto_resume_with_nothing_to_resume_starts_and_a_missing_path_is_an_erro
     assert (tmp_path / "ckpt" / "densenet121-1_1.ckpt").is_file()
     missing = run([*tiny, "--resume", tmp_path / "nope.ckpt"], tmp_path)
     assert missing.returncode == 2 and "nope.ckpt" in missing.stderr.strip().splitlines()[-1]
+
+
+def _running(marker: str) -> bool:
+    """Whether any process has `marker` in its command line."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if marker in cmdline.read_text():
+                return True
+        except OSError:
+            continue
+    return False
+
+
+@pytest.mark.slow
+def test_sigterm_to_msrun_stops_both_ranks_at_one_step_and_resumes(tmp_path):
+    """A scheduler signals the launcher: msrun (2 CPU workers, each in a session of its own) dies
+    of SIGTERM, the kernel signals each worker in turn, both ranks stop at the same step with one
+    line, rank 0 writes the resume point, and `--resume` ends as an uninterrupted msrun run."""
+
+    def msrun(log_dir):
+        return [
+            "msrun",
+            "--worker_num=2",
+            "--local_worker_num=2",
+            f"--master_port={free_port()}",
+            "--join=True",
+            f"--log_dir={log_dir}",
+        ]
+
+    # 4 steps an epoch on each rank: the launcher's path is what this test is about.
+    train = [ROOT / "train.py", *ON_SIGNALS_ONLY[2:], "--num_samples", "16", "--distribute"]
+    reference, ckpt = tmp_path / "whole", tmp_path / "ckpt"
+    ok(run([*msrun(tmp_path / "whole_log"), *train, "--ckpt_save_dir", reference], tmp_path))
+
+    logs = tmp_path / "log"
+    process = start([*msrun(logs), *train, "--ckpt_save_dir", ckpt], tmp_path)
+    rank0 = logs / "worker_0.log"
+    code = signal_when(process, rank0, lambda: rank0.exists() and steps_done(rank0, 2) >= 1)
+    assert code == -signal.SIGTERM  # msrun has no handler of its own
+    deadline = time.monotonic() + 300
+    while _running(str(ckpt)):
+        assert time.monotonic() < deadline, "workers still running after msrun died"
+        time.sleep(0.5)
+    stops = []
+    for rank in (0, 1):
+        text = (logs / f"worker_{rank}.log").read_text()
+        errors = [line for line in text.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and "Traceback" not in text, text[-3000:]
+        stops.append(stopped_step(logs / f"worker_{rank}.log"))
+    assert stops[0] == stops[1] and stops[0][0] == 2 and 1 <= stops[0][1] < 4, stops
+    saved = read_checkpoint(ckpt / "densenet121-resume.ckpt")
+    assert saved["position.step_in_epoch"].asnumpy().item() == stops[0][1]
+
+    ok(run([*msrun(tmp_path / "resume_log"), *train, "--ckpt_save_dir", ckpt, "--resume"], tmp_path))
+    assert_same_run(ckpt, reference)

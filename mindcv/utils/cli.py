@@ -2,7 +2,9 @@
 options naming a model and its weights that infer.py and export.py share.
 
 `MindCVError` (and an interrupt) print one line and exit non-zero (2; a run stopped by a
-signal, 128 + its number); `--debug` shows the traceback instead. MindSpore 2.10 prints
+signal, 128 + its number); `--debug` shows the traceback instead. SIGTERM stops a script with
+one line and exit 143 (never 0, whatever handler MindSpore installs meanwhile: see
+`signal_keeper`); train.py's epoch loop turns it into a resume point first. MindSpore 2.10 prints
 hundreds of `Cell.__del__` tracebacks while the interpreter tears its objects down, so a
 finished script flushes its output and leaves with `os._exit` after running the `atexit`
 handlers itself.
@@ -11,11 +13,14 @@ handlers itself.
 import argparse
 import atexit
 import os
+import signal
 import sys
+import threading
 from typing import Callable, Optional, Sequence
 
-from .distributed import detect_launcher, explain_distributed_failure
-from .errors import MindCVError
+from .distributed import detect_launcher, explain_distributed_failure, stop_with_launcher
+from .errors import MindCVError, RunStopped
+from .signal_keeper import python_handlers_kept
 
 __all__ = ["add_weight_args", "run_script"]
 
@@ -25,8 +30,18 @@ def run_script(main: Callable, parse_args: Callable, argv: Optional[Sequence[str
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv or "debug=True" in argv
     code = 0
+    if (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    ):
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    stop_with_launcher()
     try:
-        main(parse_args(argv))
+        with python_handlers_kept():
+            try:
+                main(parse_args(argv))
+            finally:
+                _sigterm_default()  # once the script is done, a SIGTERM ends its exit at once
     except MindCVError as err:
         if debug:
             raise
@@ -44,6 +59,16 @@ def run_script(main: Callable, parse_args: Callable, argv: Optional[Sequence[str
         sys.stderr.flush()
         os._exit(2)
     _exit(code)
+
+
+def _stop_on_sigterm(signum, frame):
+    _sigterm_default()  # a second SIGTERM (mpirun sends more) acts at once
+    raise RunStopped(f"stopped by {signal.Signals(signum).name}", 128 + signum)
+
+
+def _sigterm_default() -> None:
+    if signal.getsignal(signal.SIGTERM) is _stop_on_sigterm:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _exit(code: int) -> None:

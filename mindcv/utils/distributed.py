@@ -14,9 +14,11 @@ heartbeat (MS_NODE_TIMEOUT), stops with one line naming it, and SIGTERMs the ran
 not waiting in a collective. MS_* variables set by the user are left as they are.
 """
 
+import ctypes
 import logging
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -35,9 +37,11 @@ __all__ = [
     "explain_distributed_failure",
     "init_distributed",
     "rank_timeout",
+    "stop_with_launcher",
 ]
 
 RANK_TIMEOUT_ENV = "MINDCV_RANK_TIMEOUT"
+_PR_SET_PDEATHSIG = 1  # prctl option: the signal to get when the parent process dies
 _DEFAULT_RANK_TIMEOUT = 30  # MindSpore's own default for a CPU collective
 # The heartbeat verdict comes later, so a rank waiting in a collective gets to say why it stops.
 _HEARTBEAT_MARGIN = 15
@@ -73,6 +77,21 @@ def detect_launcher() -> str:
     if os.environ.get("OMPI_COMM_WORLD_SIZE"):
         return "mpirun"
     return ""
+
+
+def stop_with_launcher() -> None:
+    """Under a launcher, have the kernel send this process SIGTERM when the launcher dies (Linux).
+
+    msrun starts each worker in a session of its own and has no SIGTERM handler, so a scheduler
+    that preempts the job by signalling msrun would leave the workers training on, orphaned. With
+    this they stop as a signalled run does (a resume point, then exit 143).
+    """
+    if not detect_launcher() or not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
+    if os.getppid() != parent:  # the launcher died before the request was in place
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def init_distributed(device_target: str) -> DistributedInfo:

@@ -1,0 +1,84 @@
+"""validate.py, infer.py and benchmark.py stopped by SIGTERM from their parent, mid-work: exit 143
+and one line, never 0 (MindSpore's dataset handler, left alone, would exit 0 there)."""
+
+import signal
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.scripts import ROOT, SMALL, make_checkpoint, start
+
+DEMO = str(ROOT / "configs" / "densenet" / "densenet_121_demo.yaml")
+WORKERS = ["--num_parallel_workers", "2"]  # MindSpore installs its handler with several workers
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("weights") / "densenet121-best.ckpt"
+    make_checkpoint(path, num_classes=10)
+    return path
+
+
+def images(folder):
+    rng = np.random.default_rng(0)
+    folder.mkdir()
+    for i in range(60):
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    return folder
+
+
+SCRIPTS = {
+    "validate": (
+        lambda tmp, ckpt: [
+            "validate.py",
+            "-c",
+            DEMO,
+            *SMALL,
+            *WORKERS,
+            "--batch_size",
+            2,
+            "--ckpt_path",
+            ckpt,
+        ],
+        "validate:",
+    ),
+    "infer": (
+        lambda tmp, ckpt: ["infer.py", images(tmp / "images"), "--ckpt_path", ckpt, "--image_size", 32],
+        "infer:",
+    ),
+    "benchmark": (
+        lambda tmp, ckpt: [
+            "benchmark.py",
+            "--mode",
+            1,
+            "--image_size",
+            32,
+            "--batch_size",
+            2,
+            "--repeats",
+            50,
+        ],
+        "measuring",
+    ),
+}
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_sigterm_mid_work_exits_143_with_one_line(tmp_path, checkpoint, script):
+    arguments, busy = SCRIPTS[script]
+    name, *args = arguments(tmp_path, checkpoint)
+    log = tmp_path / "stderr.txt"
+    with open(log, "w") as stderr:
+        process = start(["python", ROOT / name, *args], tmp_path, stderr=stderr)
+        deadline = time.monotonic() + 600
+        while busy not in log.read_text() and process.poll() is None:
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=300)
+    text = log.read_text()
+    assert code == 128 + signal.SIGTERM, text[-3000:]
+    errors = [line for line in text.splitlines() if line.startswith("error:")]
+    assert errors == ["error: stopped by SIGTERM"] and "Traceback" not in text, text[-3000:]
