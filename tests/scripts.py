@@ -1,6 +1,7 @@
 """Run the top-level scripts as a user would: in a subprocess, from a working folder."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -42,9 +43,16 @@ def run(command, cwd, timeout=900, **env) -> subprocess.CompletedProcess:
 
 
 def start(command, cwd, stderr=subprocess.DEVNULL, **env) -> subprocess.Popen:
-    """Start `command` in the background, its output discarded (or stderr sent to `stderr`)."""
+    """Start `command` in the background, its output discarded (or stderr sent to `stderr`).
+    Ctrl-C's SIGINT reaches it as in a terminal, even when the tests run as a background job
+    (whose children would inherit SIGINT ignored)."""
     return subprocess.Popen(
-        _argv(command), cwd=cwd, env=script_env(**env), stdout=subprocess.DEVNULL, stderr=stderr
+        _argv(command),
+        cwd=cwd,
+        env=script_env(**env),
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 

@@ -186,24 +186,24 @@ def test_sigterm_from_a_job_shell_ten_steps_into_epoch_2(tmp_path, uninterrupted
 
 @pytest.mark.slow
 def test_sigterm_from_the_parent_at_every_stage_of_a_run(tmp_path, uninterrupted):
-    """The run as a direct child, signalled by its parent: in epoch 1's first steps, during
-    epoch 1's validation, and 10 steps into epoch 2; each time exit 143 with one line and a
-    resume point, and the resumed runs end as the uninterrupted one."""
+    """The run as a direct child, signalled by its parent: SIGTERM in epoch 1's first steps and
+    during epoch 1's validation, Ctrl-C's SIGINT 10 steps into epoch 2; each time exit 128 +
+    the signal with one line and a resume point, and the resumed runs end as the uninterrupted one."""
     ckpt = tmp_path / "ckpt"
     command = [*ON_SIGNALS_ONLY, "--ckpt_save_dir", ckpt]
     moments = [
-        ("first steps", lambda log: steps_done(log, 1) >= 1, (1, None)),
-        ("validation", lambda log: "validate:" in log.read_text(), (2, 0)),
-        ("epoch 2", lambda log: steps_done(log, 2) >= 10, (2, None)),
+        ("first steps", lambda log: steps_done(log, 1) >= 1, signal.SIGTERM, (1, None)),
+        ("validation", lambda log: "validate:" in log.read_text(), signal.SIGTERM, (2, 0)),
+        ("epoch 2", lambda log: steps_done(log, 2) >= 10, signal.SIGINT, (2, None)),
     ]
-    for i, (moment, ready, (epoch, step)) in enumerate(moments):
+    for i, (moment, ready, signum, (epoch, step)) in enumerate(moments):
         log = tmp_path / f"stderr{i}.txt"
         with open(log, "w") as stderr:
             process = start([*command, *(["--resume"] if i else [])], tmp_path, stderr=stderr)
-            code = signal_when(process, log, lambda log=log, ready=ready: ready(log))
+            code = signal_when(process, log, lambda log=log, ready=ready: ready(log), signum)
         stopped = stopped_step(log)
         assert stopped[0] == epoch and (step is None or stopped[1] == step), (moment, stopped)
-        assert_stopped(code, log, *stopped)
+        assert_stopped(code, log, *stopped, signum=signum)
     ok(run([*command, "--resume"], tmp_path))
     assert_same_run(ckpt, uninterrupted)
 
