@@ -1,7 +1,10 @@
 """create_dataset on every dataset kind, made here in its real layout; sharding; bad data."""
 
 import logging
+import struct
 
+import mindspore.dataset as ds
+import mindspore.dataset.vision as vision
 import numpy as np
 import pytest
 
@@ -22,10 +25,13 @@ def test_image_folder(tmp_path, name):
     make_image_tree(tmp_path, "val")
     dataset = create_dataset(name, root=tmp_path, split="val", shuffle=False)
     assert get_class_names(dataset) == ["cat", "dog", "fox"] and len(dataset) == 12
+    assert type(dataset) is ds.ImageFolderDataset  # MindSpore's own object, as MindCV returns
+    assert dataset.get_class_indexing() == {"cat": 0, "dog": 1, "fox": 2}
     rows = _rows(dataset)
     assert [label for _, label in rows] == [0] * 4 + [1] * 4 + [2] * 4
-    assert all(image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3 for image, _ in rows)
-    assert {image.shape[:2] for image, _ in rows} == {(32, 32), (36, 40), (40, 48)}  # grey PNGs became RGB
+    images = [vision.Decode()(encoded) for encoded, _ in rows]  # encoded files: transforms decode
+    assert all(image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3 for image in images)
+    assert {image.shape[:2] for image in images} == {(32, 32), (36, 40), (40, 48)}  # grey PNGs became RGB
 
 
 def test_missing_or_empty_split_folder_names_the_path(tmp_path):
@@ -65,6 +71,36 @@ def test_skip_corrupt_replaces_and_counts(tmp_path, caplog):
     assert source.num_skipped == 2
     assert sum("skipped unreadable image" in r.message for r in caplog.records) == 2  # once per file
     assert "2 image(s) skipped so far" in caplog.text
+
+
+def _write_mnist(root, counts=(("train", 6), ("t10k", 4))):
+    """The four uncompressed idx files; image k of a split has pixel (0, 0) = k."""
+    rng = np.random.default_rng(0)
+    for prefix, count in counts:
+        images = rng.integers(0, 256, (count, 28, 28), dtype=np.uint8)
+        images[:, 0, 0] = np.arange(count)
+        labels = rng.integers(0, 10, count, dtype=np.uint8)
+        (root / f"{prefix}-images-idx3-ubyte").write_bytes(
+            struct.pack(">IIII", 2051, count, 28, 28) + images.tobytes()
+        )
+        (root / f"{prefix}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 2049, count) + labels.tobytes())
+
+
+def test_mnist_is_mindspores_dataset_with_our_order(tmp_path):
+    _write_mnist(tmp_path)
+    train = create_dataset("MNIST", root=tmp_path, seed=3)
+    assert type(train) is ds.MnistDataset and len(train) == 6 and get_class_names(train) == list("0123456789")
+    ids = [[int(image[0, 0, 0]) for image, _ in _rows(train, epoch)] for epoch in (0, 1)]
+    assert sorted(ids[0]) == list(range(6)) and ids[0] != ids[1]  # every image, a new order per epoch
+    assert ids[0] == [
+        int(image[0, 0, 0]) for image, _ in _rows(create_dataset("mnist", root=tmp_path, seed=3))
+    ]
+    test = create_dataset("mnist", root=tmp_path, split="val", shuffle=False)
+    assert [int(image[0, 0, 0]) for image, _ in _rows(test)] == [0, 1, 2, 3]
+    with pytest.raises(MindCVError, match="no split 'valid'"):
+        create_dataset("mnist", root=tmp_path, split="valid")
+    with pytest.raises(MindCVError, match="put the four uncompressed idx files"):
+        create_dataset("mnist", root=tmp_path / "missing", download=True)
 
 
 @pytest.mark.parametrize("name", ["cifar10", "cifar100"])

@@ -3,13 +3,17 @@
 from .arrays import ArraySource
 from .cifar import CIFAR_ARCHIVES, load_cifar
 from .digits import load_digits_split
-from .folder import IMG_EXTENSIONS, ImageFolderSource
+from .folder import FOLDER_EXTENSIONS, IMG_EXTENSIONS, ImageFolderSource
+from .mnist import MnistFiles, find_mnist
 
 __all__ = [
     "CIFAR_ARCHIVES",
+    "FOLDER_EXTENSIONS",
     "IMG_EXTENSIONS",
     "ArraySource",
     "ImageFolderSource",
+    "MnistFiles",
+    "find_mnist",
     "load_cifar",
     "load_digits_split",
 ]
