@@ -2,9 +2,10 @@
 an epoch/shard-exact order.
 
 Image folders are `ImageFolderDataset` (encoded images: the transforms start with `Decode`), MNIST
-is `MnistDataset`; CIFAR and digits, which we read ourselves (see datasets/cifar.py), are a
-`GeneratorDataset`. What we add rides on that object: our `EpochShardSampler` as its sampler, and
-the source's metadata (class names, file list, skip count) as its `mindcv_source` attribute.
+`MnistDataset`, the official CIFAR batches `Cifar10Dataset`/`Cifar100Dataset`; digits and CIFAR
+folders of other sizes, which we read ourselves (see datasets/cifar.py), are a `GeneratorDataset`.
+What we add rides on that object: our `EpochShardSampler` as its sampler, and the source's
+metadata (class names, file list, skip count) as its `mindcv_source` attribute.
 """
 
 import difflib
@@ -19,7 +20,7 @@ from .datasets import (
     CIFAR_ARCHIVES,
     FOLDER_EXTENSIONS,
     ImageFolderSource,
-    MnistFiles,
+    NativeFiles,
     find_mnist,
     load_cifar,
     load_digits_split,
@@ -71,6 +72,9 @@ class _SourceDataset(ds.GeneratorDataset):
         return {name: label for label, name in enumerate(self.source.classes)}
 
 
+_NATIVE_READERS = {"mnist": ds.MnistDataset, "cifar10": ds.Cifar10Dataset, "cifar100": ds.Cifar100Dataset}
+
+
 def _mindspore_dataset(source, sampler, workers: int):
     """MindSpore's dataset object for `source`, drawing its samples from `sampler`."""
     if isinstance(source, ImageFolderSource):
@@ -81,10 +85,9 @@ def _mindspore_dataset(source, sampler, workers: int):
             extensions=FOLDER_EXTENSIONS,
             decrypt=source.read,  # reads each file where a failure can name it
         )
-    if isinstance(source, MnistFiles):
-        return ds.MnistDataset(
-            str(source.folder), source.usage, sampler=sampler, num_parallel_workers=workers
-        )
+    if isinstance(source, NativeFiles):
+        reader = _NATIVE_READERS[source.name]
+        return reader(str(source.folder), source.usage, sampler=sampler, num_parallel_workers=workers)
     return _SourceDataset(
         source,
         column_names=["image", "label"],
@@ -113,9 +116,11 @@ def create_dataset(
 
     Names: `imagenet` or "" (any ImageFolder tree `root/<split>/<class>/<image>`: MindSpore's
     `ImageFolderDataset`, "image" holds the encoded file), `mnist` (the four idx files in `root`:
-    `MnistDataset`, HW1 uint8), `cifar10`, `cifar100` (official binary archives; `val`/`test` =
-    test batch; `download=True` fetches them once per host), `digits` (scikit-learn's bundled
-    digits, 80/20 split; option `image_size=32`); these three are HWC uint8 RGB. Without `root`,
+    `MnistDataset`, HW1 uint8), `cifar10`, `cifar100` (binary archives; `val`/`test` = test
+    batch; `download=True` fetches them once per host; the official files are MindSpore's
+    `Cifar10Dataset`/`Cifar100Dataset`, whose CIFAR-100 labels are "coarse_label", "fine_label"),
+    `digits` (scikit-learn's bundled digits, 80/20 split; option `image_size=32`); these three
+    are HWC uint8 RGB. Without `root`,
     data lives in `get_dataset_download_root()/<name>`.
 
     Order and sharding are `EpochShardSampler`'s (see it): a pure function of (seed, epoch,

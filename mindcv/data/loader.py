@@ -71,6 +71,8 @@ def create_loader(
             "works without mixup, cutmix and label_smoothing in the loader; drop those or the splits"
         )
     workers = resolve_workers(num_parallel_workers)
+    if "fine_label" in dataset.get_col_names():  # MindSpore's Cifar100Dataset: the fine label is the class
+        dataset = dataset.project(["image", "fine_label"]).rename(["fine_label"], ["label"])
     if transform is None:
         transform = create_transforms(get_source(dataset).name, is_training=is_training)
     if separate:

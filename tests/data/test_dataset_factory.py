@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from mindcv import MindCVError
-from mindcv.data import create_dataset, epoch_iterator, get_class_names, get_dataset_download_root, get_source
+from mindcv.data import (
+    create_dataset,
+    create_loader,
+    epoch_iterator,
+    get_class_names,
+    get_dataset_download_root,
+    get_source,
+)
 from mindcv.data.datasets import CIFAR_ARCHIVES
 from mindcv.utils.download import get_mindcv_home
 
@@ -117,6 +124,25 @@ def test_cifar_binary_layout(tmp_path, name):
         held_out = create_dataset(name, root=tmp_path / fmt.folder, split=split, shuffle=False)
         assert [label for _, label in _rows(held_out)] == records["test"][:, fmt.label_bytes - 1].tolist()
     assert get_class_names(held_out)[3] == "class3"
+
+
+@pytest.mark.parametrize("name", ["cifar10", "cifar100"])
+def test_official_cifar_batches_are_mindspores_datasets(tmp_path, name):
+    """Files of 10,000 records (the official ones) are read by MindSpore's class, as in MindCV;
+    the small train files beside them stay ours (MindSpore refuses other lengths)."""
+    write_cifar(tmp_path, name)
+    fmt = CIFAR_ARCHIVES[name]
+    official = cifar_records(name, 10_000, start=100)
+    official.tofile(tmp_path / fmt.folder / fmt.test_files[0])
+    test = create_dataset(name, root=tmp_path, split="val", shuffle=False)
+    assert type(test) is {"cifar10": ds.Cifar10Dataset, "cifar100": ds.Cifar100Dataset}[name]
+    assert len(test) == 10_000 and get_class_names(test)[3] == "class3"
+    assert type(create_dataset(name, root=tmp_path)) is not type(test)
+    transform = [vision.HWC2CHW()]  # raw pixels, to identify the samples
+    loader = create_loader(test, batch_size=8, transform=transform, num_classes=fmt.num_classes)
+    images, labels = next(epoch_iterator(loader, 0, output_numpy=True))
+    assert labels.tolist() == official[:8, fmt.label_bytes - 1].tolist()  # CIFAR-100: the fine label
+    assert images[:, 0, 0, 0].tolist() == official[:8, fmt.label_bytes].tolist()
 
 
 def test_cifar_errors(tmp_path):

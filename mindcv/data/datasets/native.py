@@ -1,8 +1,8 @@
-"""MNIST's four idx files, checked before MindSpore's `MnistDataset` reads them.
+"""Data files one of MindSpore's own dataset classes reads (`NativeFiles`), and MNIST's.
 
-MindSpore reads the files; this finds them, maps our split names onto its `usage`, and reads the
-8-byte header of the split's image file so the sampler knows the sample count and a damaged or
-misplaced file stops with one line instead of an error deep in the pipeline.
+For MNIST and the official CIFAR batches MindSpore reads the files; we find and check them first,
+map our split names onto MindSpore's `usage`, and count the samples for the sampler, so a damaged
+or misplaced file stops with one line instead of an error deep in the pipeline.
 """
 
 import struct
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ...utils.errors import MindCVError
 
-__all__ = ["MnistFiles", "find_mnist"]
+__all__ = ["NativeFiles", "find_mnist"]
 
 _USAGE = {"train": "train", "val": "test", "test": "test"}
 _PREFIX = {"train": "train", "test": "t10k"}
@@ -19,18 +19,20 @@ _IMAGE_MAGIC = 2051
 
 
 @dataclass(frozen=True)
-class MnistFiles:
+class NativeFiles:
+    """The files of dataset `name` in `folder` that MindSpore's own class reads for `usage`."""
+
     name: str
     folder: Path
-    usage: str  # MnistDataset's: "train" or "test"
+    usage: str  # MindSpore's: "train" or "test"
     length: int
-    classes: tuple = tuple(str(d) for d in range(10))
+    classes: tuple
 
     def __len__(self) -> int:
         return self.length
 
 
-def find_mnist(root, split: str, download: bool = False) -> MnistFiles:
+def find_mnist(root, split: str, download: bool = False) -> NativeFiles:
     """The MNIST files of `split` (`val` and `test` are the 10k test set) in `root`."""
     if split not in _USAGE:
         raise MindCVError(f"mnist has no split {split!r}; use one of {sorted(_USAGE)}")
@@ -47,4 +49,4 @@ def find_mnist(root, split: str, download: bool = False) -> MnistFiles:
     magic, count = struct.unpack(">II", header) if len(header) == 8 else (0, 0)
     if magic != _IMAGE_MAGIC or count == 0:
         raise MindCVError(f"{images} is not an MNIST idx image file; replace it with the original")
-    return MnistFiles("mnist", Path(root), usage, count)
+    return NativeFiles("mnist", Path(root), usage, count, tuple(str(d) for d in range(10)))
