@@ -12,12 +12,11 @@ import os
 import threading
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 from ...utils.errors import MindCVError
 
-__all__ = ["IMG_EXTENSIONS", "ImageFolderSource"]
+__all__ = ["FOLDER_EXTENSIONS", "IMG_EXTENSIONS", "ImageFolderSource"]
 
 # What MindSpore's C++ `Decode` reads; `ImageFolderDataset` matches extensions case-sensitively.
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
@@ -51,13 +50,12 @@ class ImageFolderSource:
         self.name = name
         self.folder = folder
         self.classes = sorted(e.name for e in os.scandir(folder) if e.is_dir())
-        paths, labels = [], []
-        for label, cls in enumerate(self.classes):
+        paths = []
+        for cls in self.classes:
             files = sorted(
                 e.name for e in os.scandir(folder / cls) if e.name.endswith(tuple(FOLDER_EXTENSIONS))
             )
             paths += [str(folder / cls / f) for f in files]
-            labels += [label] * len(files)
         if not paths:
             raise MindCVError(
                 f"image folder {folder} holds no images in class sub-folders "
@@ -65,7 +63,6 @@ class ImageFolderSource:
             )
         self.paths = paths
         self._index = {path: i for i, path in enumerate(paths)}
-        self.labels = np.asarray(labels, dtype=np.int32)
         self.skip_corrupt = skip_corrupt
         self._skipped = set()
         self._lock = threading.Lock()
