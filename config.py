@@ -47,7 +47,6 @@ from mindcv.utils.options import (
     to_fill as _to_fill,
     to_int as _to_int,
     to_str as _to_str,
-    unknown_key as _unknown_key,
 )
 
 DEVICES = ("auto", *DEVICE_NAMES)
@@ -514,11 +513,16 @@ def _load_config(path):
 
 
 def _check_cfgs_in_parser(cfgs: dict, parser: argparse.ArgumentParser) -> None:
-    """MindCV's check, for scripts that load a YAML themselves: every key is an option of `parser`."""
+    """MindCV's check, for scripts that load a YAML themselves: every key is an option of `parser`.
+
+    Raises exactly MindCV's `KeyError("<key> does not exist in ArgumentParser!")`, which callers
+    test by type and message; `parse_args` (train.py) reports an unknown key its own way, in one
+    line naming the closest option.
+    """
     known = {action.dest for action in parser._actions} | set(parser._defaults)
     for key in cfgs:
         if key not in known:
-            raise _unknown_key(key, known, "config")
+            raise KeyError(f"{key} does not exist in ArgumentParser!")
 
 
 class Options(argparse.Namespace):

@@ -170,6 +170,7 @@ def main(args) -> None:
         preprocessing["crop_pct"] = args.crop_pct
     image_size = args.image_size or cfg.get("input_size", (3, 224, 224))[-1]
     transforms = create_transforms("imagenet", is_training=False, image_resize=image_size, **preprocessing)
+    transforms = transforms[1:]  # its first op decodes files; load_image decodes them itself, naming bad ones
     batch_size = min(args.batch_size, len(images))
     if args.backend == "onnxruntime":
         sample = np.zeros((batch_size, 3, image_size, image_size), np.float32)

@@ -6,7 +6,8 @@
   per op).
 - `autoaug[-mstd0.5]`, `autoaugr[-mstd0.5]`: AutoAugment, ImageNet policy.
 - `3a`: 3-Augment (DeiT III): per image one of solarize (threshold 128), greyscale, or Gaussian
-  blur with sigma in [0.1, 2] (8 quantiles: MindSpore's blur has a fixed sigma).
+  blur with sigma in [0.1, 2] (8 quantiles: MindSpore's blur has a fixed sigma). Greyscale is
+  `AdjustSaturation(0)`, a C++ op on arrays: MindSpore's `Grayscale` takes PIL images only.
 - `augmix[-m3-w3-d-1-a1]`: AugMix (`augmix.py`).   - `trivialaugwide`: TrivialAugmentWide.
 
 MindSpore's RandAugment and AutoAugment are torchvision's policies: timm's posterize variants
@@ -52,7 +53,7 @@ def auto_augment_op(spec: str, interpolation: vision.Inter):
 def _three_augment():
     sigmas = [0.1 + 1.9 * (k + 0.5) / 8 for k in range(8)]
     blurs = [vision.GaussianBlur(2 * math.ceil(3 * sigma) + 1, sigma) for sigma in sigmas]
-    return T.RandomChoice([vision.Solarize(128.0), vision.Grayscale(3), T.RandomChoice(blurs)])
+    return T.RandomChoice([vision.Solarize(128.0), vision.AdjustSaturation(0.0), T.RandomChoice(blurs)])
 
 
 def _rand_augment(spec: str, params, interpolation):

@@ -1,4 +1,12 @@
-"""`create_dataset`: a named dataset as a MindSpore pipeline with an epoch/shard-exact order."""
+"""`create_dataset`: a named dataset as MindSpore's own dataset object (as MindCV returns it) with
+an epoch/shard-exact order.
+
+Image folders are `ImageFolderDataset` (encoded images: the transforms start with `Decode`), MNIST
+`MnistDataset`, the official CIFAR batches `Cifar10Dataset`/`Cifar100Dataset`; digits and CIFAR
+folders of other sizes, which we read ourselves (see datasets/cifar.py), are a `GeneratorDataset`.
+What we add rides on that object: our `EpochShardSampler` as its sampler, and the source's
+metadata (class names, file list, skip count) as its `mindcv_source` attribute.
+"""
 
 import difflib
 from pathlib import Path
@@ -8,7 +16,15 @@ import mindspore.dataset as ds
 
 from ..utils.download import get_mindcv_home
 from ..utils.errors import MindCVError
-from .datasets import CIFAR_ARCHIVES, ImageFolderSource, load_cifar, load_digits_split
+from .datasets import (
+    CIFAR_ARCHIVES,
+    FOLDER_EXTENSIONS,
+    ImageFolderSource,
+    NativeFiles,
+    find_mnist,
+    load_cifar,
+    load_digits_split,
+)
 from .pipeline import resolve_workers
 from .sampler import EpochShardSampler
 
@@ -39,7 +55,11 @@ def _digits(name, root, split, download, skip_corrupt, image_size: int = 32):
     return load_digits_split(split, image_size)
 
 
-_BUILDERS = {"": _image_folder, "imagenet": _image_folder, "digits": _digits}
+def _mnist(name, root, split, download, skip_corrupt):
+    return find_mnist(root, split, download)
+
+
+_BUILDERS = {"": _image_folder, "imagenet": _image_folder, "digits": _digits, "mnist": _mnist}
 _BUILDERS.update(dict.fromkeys(CIFAR_ARCHIVES, _cifar))
 _OPTIONS = {"digits": ("image_size",)}  # dataset-specific keyword options
 
@@ -50,6 +70,31 @@ class _SourceDataset(ds.GeneratorDataset):
 
     def get_class_indexing(self):
         return {name: label for label, name in enumerate(self.source.classes)}
+
+
+_NATIVE_READERS = {"mnist": ds.MnistDataset, "cifar10": ds.Cifar10Dataset, "cifar100": ds.Cifar100Dataset}
+
+
+def _mindspore_dataset(source, sampler, workers: int):
+    """MindSpore's dataset object for `source`, drawing its samples from `sampler`."""
+    if isinstance(source, ImageFolderSource):
+        return ds.ImageFolderDataset(
+            str(source.folder),
+            sampler=sampler,
+            num_parallel_workers=workers,
+            extensions=FOLDER_EXTENSIONS,
+            decrypt=source.read,  # reads each file where a failure can name it
+        )
+    if isinstance(source, NativeFiles):
+        reader = _NATIVE_READERS[source.name]
+        return reader(str(source.folder), source.usage, sampler=sampler, num_parallel_workers=workers)
+    return _SourceDataset(
+        source,
+        column_names=["image", "label"],
+        sampler=sampler,
+        num_parallel_workers=workers,
+        python_multiprocessing=False,  # threads: the arrays are shared, not copied per worker
+    )
 
 
 def create_dataset(
@@ -67,12 +112,16 @@ def create_dataset(
     skip_corrupt: bool = False,
     **kwargs,
 ):
-    """Dataset `name` with columns ("image": HWC uint8 RGB, "label": int32), one shard's worth.
+    """Dataset `name` with columns ("image", "label"), one shard's worth, as MindSpore's object.
 
-    Names: `imagenet` or "" (any ImageFolder tree `root/<split>/<class>/<image>`), `cifar10`,
-    `cifar100` (official binary archives; `val`/`test` = test batch; `download=True` fetches them
-    once per host), `digits` (scikit-learn's bundled digits, 80/20 split; option `image_size=32`).
-    Without `root`, data lives in `get_dataset_download_root()/<name>`.
+    Names: `imagenet` or "" (any ImageFolder tree `root/<split>/<class>/<image>`: MindSpore's
+    `ImageFolderDataset`, "image" holds the encoded file), `mnist` (the four idx files in `root`:
+    `MnistDataset`, HW1 uint8), `cifar10`, `cifar100` (binary archives; `val`/`test` = test
+    batch; `download=True` fetches them once per host; the official files are MindSpore's
+    `Cifar10Dataset`/`Cifar100Dataset`, whose CIFAR-100 labels are "coarse_label", "fine_label"),
+    `digits` (scikit-learn's bundled digits, 80/20 split; option `image_size=32`); these three
+    are HWC uint8 RGB. Without `root`,
+    data lives in `get_dataset_download_root()/<name>`.
 
     Order and sharding are `EpochShardSampler`'s (see it): a pure function of (seed, epoch,
     num_shards, shard_id); `even_shards=` (default: `shuffle`) picks equal-length training shards
@@ -99,12 +148,7 @@ def create_dataset(
     sampler = EpochShardSampler(
         len(source), shuffle, seed, num_shards, shard_id, num_samples, num_aug_repeats, even_shards
     )
-    dataset = _SourceDataset(
-        source,
-        column_names=["image", "label"],
-        sampler=sampler,
-        num_parallel_workers=resolve_workers(num_parallel_workers),
-        python_multiprocessing=False,  # threads: decoding releases the GIL and skip counts stay shared
-    )
+    dataset = _mindspore_dataset(source, sampler, resolve_workers(num_parallel_workers))
+    dataset.mindcv_source = source
     dataset.get_dataset_size()  # cached now: later `set_epoch(start>0)` must not change len()
     return dataset

@@ -51,12 +51,14 @@ def create_loader(
     `separate=True` takes `create_transforms(..., separate=True)`'s three parts and yields
     MindCV's AugMix split batches: the `batch_size` clean images, then `aug_splits - 1` augmented
     views of them, concatenated ((aug_splits * B, C, H, W), labels repeated), as timm does.
+    Evaluation (`is_training=False`) has no splits: `separate` is ignored there, as in MindCV.
 
     Before each epoch, call `set_epoch(loader, epoch, start_batch)` (or iterate
     `epoch_iterator(...)`); `len(loader)` is the full epoch's batch count.
     """
     if kwargs:
         raise MindCVError(f"unknown loader option(s) {sorted(kwargs)}; see create_loader's arguments")
+    separate = separate and is_training
     mixing = mixup > 0 or cutmix > 0
     if is_training and mixing and cutmix_prob <= 0:
         _logger.warning(
@@ -69,6 +71,8 @@ def create_loader(
             "works without mixup, cutmix and label_smoothing in the loader; drop those or the splits"
         )
     workers = resolve_workers(num_parallel_workers)
+    if "fine_label" in dataset.get_col_names():  # MindSpore's Cifar100Dataset: the fine label is the class
+        dataset = dataset.project(["image", "fine_label"]).rename(["fine_label"], ["label"])
     if transform is None:
         transform = create_transforms(get_source(dataset).name, is_training=is_training)
     if separate:

@@ -9,8 +9,6 @@ caller adds. The per-epoch controls (`set_epoch`, `epoch_iterator`) are in epoch
 import os
 from typing import Iterator, List, Optional
 
-import mindspore.dataset as ds
-
 from ..utils.errors import MindCVError
 
 __all__ = ["epoch_iterator", "get_class_names", "get_source", "resolve_workers", "set_epoch", "walk"]
@@ -32,11 +30,11 @@ def walk(dataset) -> Iterator:
 
 
 def get_source(dataset):
-    """The `create_dataset` source under `dataset`: `.classes`, `.name`, `len()`, and for image
-    folders `.paths` and `.num_skipped`."""
+    """The `create_dataset` source under `dataset` (its `mindcv_source`): `.classes`, `.name`,
+    `len()`, and for image folders `.paths` and `.num_skipped`."""
     for node in walk(dataset):
-        source = getattr(node, "source", None)
-        if isinstance(node, ds.GeneratorDataset) and hasattr(source, "classes"):
+        source = getattr(node, "mindcv_source", None)
+        if source is not None:
             return source
     raise MindCVError("this dataset was not made by mindcv.data.create_dataset; build it with create_dataset")
 

@@ -1,7 +1,8 @@
 """`create_transforms`: MindCV's train/eval image recipes as MindSpore C++ vision ops.
 
-Datasets from `create_dataset` yield decoded HWC uint8 RGB images, so every recipe starts from
-pixels and ends with `Normalize` (0-255 mean/std) and `HWC2CHW`: float32 CHW out.
+Image folders from `create_dataset` are MindSpore's `ImageFolderDataset` of encoded files, so
+their recipes (ImageNet's) start with `Decode`, as MindCV's; CIFAR, digits and MNIST yield pixels.
+Every recipe ends with `Normalize` (0-255 mean/std) and `HWC2CHW`: float32 CHW out.
 """
 
 import difflib
@@ -23,6 +24,7 @@ _INTERPOLATION = {
 }
 _IMAGENET_LIKE = ("", "imagenet")
 _SMALL_IMAGES = ("cifar10", "cifar100", "digits")
+_MNIST_MEAN, _MNIST_STD = (0.1307 * 255,), (0.3081 * 255,)  # MindCV's MNIST normalization
 
 
 def create_transforms(
@@ -49,21 +51,23 @@ def create_transforms(
 ):
     """The list of ops to `map` over the "image" column; output float32 (3, image_resize, image_resize).
 
-    - ImageNet / ImageFolder ("" or "imagenet"), train: random-resized crop (`scale`, `ratio`),
-      flips, `auto_augment` (timm string, see `auto_augment.py`) or else colour jitter, normalize,
-      CHW, random erasing (`re_prob`). Eval: resize the short side to `image_resize / crop_pct`,
-      centre crop.
+    - ImageNet / ImageFolder ("" or "imagenet"), train: decode, random-resized crop (`scale`,
+      `ratio`), flips, `auto_augment` (timm string, see `auto_augment.py`) or else colour jitter,
+      normalize, CHW, random erasing (`re_prob`). Eval: decode, resize the short side to
+      `image_resize / crop_pct`, centre crop.
     - CIFAR-10/100, digits, train: resize to `image_resize`, random crop with `image_resize // 8`
       padding (pad-4 at 32), flips, optional `auto_augment`, normalize, CHW, random erasing; no
       colour jitter (MindCV's CIFAR recipe has none). Eval: resize to `image_resize` only. Digits
       change meaning when mirrored: pass `hflip=0` for them.
+    - MNIST (grey, one channel out), train and eval: resize to `image_resize`, MNIST's mean/std.
 
     `mean`/`std` default to ImageNet's for every dataset: normalization must follow the weights
     being fine-tuned, so CIFAR statistics are only used when asked for. `re_max_attempts` is
     how often random erasing tries to place a box before leaving the image as is.
 
-    `separate=True` (training) returns MindCV's three parts instead of one list: (crop and flips,
-    the augmentation, normalize and the rest), for `create_loader(separate=True)`'s AugMix splits.
+    `separate=True` (training) returns MindCV's three parts instead of one list: (decode, crop and
+    flips; the augmentation; normalize and the rest), for `create_loader(separate=True)`'s AugMix
+    splits. Evaluation has no splits: there, as in MindCV, `separate` changes nothing.
     """
     if kwargs:
         raise MindCVError(f"unknown transform option(s) {sorted(kwargs)}; see create_transforms' arguments")
@@ -74,11 +78,12 @@ def create_transforms(
     if name in _IMAGENET_LIKE:
         if not is_training:
             return [
+                vision.Decode(),
                 vision.Resize(int(image_resize / crop_pct), inter),
                 vision.CenterCrop(image_resize),
                 *_to_tensor(mean, std),
             ]
-        head = [vision.RandomResizedCrop(image_resize, tuple(scale), tuple(ratio), inter)]
+        head = [vision.Decode(), vision.RandomResizedCrop(image_resize, tuple(scale), tuple(ratio), inter)]
         colour = _colour_jitter(color_jitter) if not auto_augment else []
     elif name in _SMALL_IMAGES:
         resize = vision.Resize((image_resize, image_resize), inter)
@@ -86,12 +91,13 @@ def create_transforms(
             return [resize, *_to_tensor(mean, std)]
         head = [resize, vision.RandomCrop(image_resize, padding=image_resize // 8)]
         colour = []
+    elif name == "mnist":
+        return [vision.Resize((image_resize, image_resize), inter), *_to_tensor(_MNIST_MEAN, _MNIST_STD)]
     else:
-        close = difflib.get_close_matches(name, _IMAGENET_LIKE + _SMALL_IMAGES, n=1)
+        known = (*_SMALL_IMAGES, "mnist")
+        close = difflib.get_close_matches(name, _IMAGENET_LIKE + known, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        raise MindCVError(
-            f"no transforms for dataset {dataset_name!r}; {hint}use one of {_SMALL_IMAGES} or imagenet"
-        )
+        raise MindCVError(f"no transforms for dataset {dataset_name!r}; {hint}use one of {known} or imagenet")
     flips = [vision.RandomHorizontalFlip(hflip)] if hflip > 0 else []
     flips += [vision.RandomVerticalFlip(vflip)] if vflip > 0 else []
     augment = [auto_augment_op(auto_augment, inter)] if auto_augment else colour

@@ -41,9 +41,16 @@ _EPOCH_KEY = "metric.epoch"
 
 
 class CheckpointManager:
-    """Names, writes, prunes and finds the checkpoints of one run in `ckpt_dir`."""
+    """Names, writes, prunes and finds the checkpoints of one run in `ckpt_dir`.
 
-    def __init__(self, ckpt_dir, model_name: str, keep_max: int = 10, policy: Optional[str] = "latest_k"):
+    The checkpoints pruned by the policy are the run's `{model}-{epoch}_{step}.ckpt` files on disk
+    plus any file this manager wrote with `save`; with `model_name=None` (MindCV's API with its own
+    file names) only the latter.
+    """
+
+    def __init__(
+        self, ckpt_dir, model_name: Optional[str], keep_max: int = 10, policy: Optional[str] = "latest_k"
+    ):
         if policy not in POLICIES:
             raise MindCVError(f"unknown ckpt_save_policy '{policy}': choose latest_k, top_k or None")
         self.ckpt_dir = Path(ckpt_dir)
@@ -51,6 +58,7 @@ class CheckpointManager:
         self.keep_max = keep_max
         self.policy = policy
         self._top1 = None  # top_k: the top-1 of each epoch checkpoint on disk, read once
+        self._saved = []  # every path `save` wrote
 
     @property
     def best_path(self) -> Path:
@@ -69,10 +77,15 @@ class CheckpointManager:
         """Save `weights` (a list of {"name", "data"}) as the epoch checkpoint, `top1` being
         their validation top-1 (None: not validated), and prune by the policy. Returns the path,
         or None when top_k ranks the checkpoint out and so does not write it."""
-        path = self.epoch_path(epoch, step)
+        return self.save(weights, self.epoch_path(epoch, step), top1)
+
+    def save(self, weights, path, top1: Optional[float] = None) -> Optional[Path]:
+        """`save_epoch` to any `path`."""
+        path = Path(path)
         if self.policy == "top_k":
             return self._save_top_k(weights, path, top1)
         atomic_save_checkpoint(weights, path, append_dict=_metric_entry(top1))
+        self._saved.append(str(path))
         if self.policy == "latest_k":
             epochs = sorted(self._epoch_checkpoints(), key=os.path.getmtime)
             for old in epochs[: max(len(epochs) - self.keep_max, 0)]:
@@ -100,8 +113,12 @@ class CheckpointManager:
         return path if new in kept else None
 
     def _epoch_checkpoints(self):
+        own = {p for p in self._saved if os.path.exists(p)}
+        if self.model_name is None:
+            return sorted(own)
         pattern = glob.escape(str(self.ckpt_dir / self.model_name)) + "-*_*.ckpt"
-        return [p for p in glob.glob(pattern) if Path(p).stem.rsplit("-", 1)[-1].replace("_", "").isdigit()]
+        named = {p for p in glob.glob(pattern) if Path(p).stem.rsplit("-", 1)[-1].replace("_", "").isdigit()}
+        return sorted(named | own)
 
     def save_best(self, weights: list, epoch: int) -> Path:
         """Save `weights`, those after epoch `epoch`, as the best checkpoint."""

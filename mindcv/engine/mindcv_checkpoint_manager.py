@@ -1,9 +1,10 @@
 """MindCV's `CheckpointManager(ckpt_save_policy)` and `save_ckpoint(...)`, over this package's manager.
 
-MindCV scripts name each checkpoint `<prefix>-<epoch>_<step>.ckpt`; that name gives
-`checkpoint_manager.CheckpointManager` its folder, model name, epoch and step, so files are written
-atomically and pruned by the same code train.py uses (top_k stores the metric in each file).
-Imported as MindCV does, `from mindcv.utils import CheckpointManager` (a lazy re-export).
+Files are written atomically and pruned by the same code train.py uses (top_k stores the metric
+in each file). Any `save_path` works, as in MindCV; one named `<prefix>-<epoch>_<step>.ckpt`, as
+MindCV's train.py names them, is also ranked with that run's files already on disk, so the
+ranking survives a restart. Imported as MindCV does, `from mindcv.utils import CheckpointManager`
+(a lazy re-export).
 """
 
 import os
@@ -44,21 +45,18 @@ class CheckpointManager:
 
     def save_ckpoint(self, network, num_ckpt: int = 10, metric=None, save_path: str = "") -> List:
         """Save `network` (a cell or a list of {"name", "data"}) to `save_path`, then prune."""
+        if not save_path:
+            raise MindCVError("save_ckpoint needs save_path, the file to write (e.g. ckpt/net-3_100.ckpt)")
         match = _NAME.fullmatch(os.path.basename(save_path))
-        if not match:
-            raise MindCVError(
-                f"save_path {save_path!r} is not named <prefix>-<epoch>_<step>.ckpt; name it as "
-                "MindCV's train.py does, e.g. ckpt/densenet121-3_100.ckpt"
-            )
         top_k = self.ckpt_save_policy == "top_k"
         if top_k and metric is None:
             raise MindCVError("ckpt_save_policy top_k ranks by metric: pass save_ckpoint(metric=...)")
         value = None if metric is None else float(np.asarray(getattr(metric, "asnumpy", lambda: metric)()))
         folder = os.path.dirname(save_path) or "."
-        key = (folder, match["prefix"], num_ckpt)
+        key = (folder, match["prefix"] if match else None, num_ckpt)
         if key not in self._managers:
-            self._managers[key] = _RunCheckpoints(folder, match["prefix"], num_ckpt, self.ckpt_save_policy)
-        saved = self._managers[key].save_epoch(network, int(match["epoch"]), int(match["step"]), value)
+            self._managers[key] = _RunCheckpoints(folder, key[1], num_ckpt, self.ckpt_save_policy)
+        saved = self._managers[key].save(network, save_path, value)
         if saved is not None:
             self._ckpoint_filelist.append((str(saved), value) if top_k else str(saved))
         self._ckpoint_filelist = [

@@ -27,7 +27,7 @@ from .metrics_log import MetricsLog
 from .stop_signals import StopSignals
 from .train_step import TrainStep
 
-__all__ = ["RunPosition", "Trainer"]
+__all__ = ["EmaSwap", "RunPosition", "Trainer"]
 
 _logger = logging.getLogger(__name__)
 
@@ -288,10 +288,10 @@ class Trainer:
     def _evaluated_weights(self):
         """Context in which the network holds the weights that are validated and saved as best:
         the EMA weights when EMA is on."""
-        return _SwappedWeights(self.train_step) if self.train_step.ema else contextlib.nullcontext()
+        return EmaSwap(self.train_step) if self.train_step.ema else contextlib.nullcontext()
 
 
-class _SwappedWeights:
+class EmaSwap:
     """Temporarily load the EMA weights into the network, restoring the trained ones on exit."""
 
     def __init__(self, train_step: TrainStep):

@@ -1,11 +1,15 @@
 """MindCV's `FeatureExtractWrapper`: the feature maps of a built classifier at chosen levels.
 
 `create_model(..., features_only=True)` builds a backbone directly; the wrapper does the same for
-a model already built (e.g. after loading its weights). Parameter names stay the model's, so its
-checkpoints still load into the wrapper.
+a model already built (e.g. after loading its weights). It reads either form of `feature_info`:
+MindCV's (`{"chs", "reduction", "name"}`) or timm's (`{"num_chs", "reduction", "module"}`). As in
+MindCV and timm, the network's child cells must run one after the other in definition order;
+a `SequentialCell` is opened when a level is named inside it (`features.relu0`) or when the
+network sets `flatten_sequential`. Parameter names stay the model's, so its checkpoints still
+load into the wrapper.
 """
 
-from typing import Sequence
+from typing import List, Sequence, Tuple
 
 from mindspore import nn
 
@@ -15,8 +19,8 @@ __all__ = ["FeatureExtractWrapper"]
 
 
 class FeatureExtractWrapper(nn.Cell):
-    """Returns the maps of `net.feature_info[i]` for i in `out_indices`, running `net.features`
-    only as far as the deepest one; `out_channels` lists their channel counts."""
+    """Returns the maps of `net.feature_info[i]` for i in `out_indices`, running the network's
+    cells only as far as the deepest one; `out_channels` lists their channel counts."""
 
     def __init__(self, net: nn.Cell, out_indices: Sequence[int] = (0, 1, 2, 3, 4)) -> None:
         super().__init__(auto_prefix=False)
@@ -31,10 +35,19 @@ class FeatureExtractWrapper(nn.Cell):
             raise MindCVError(
                 f"out_indices {bad} out of range: {type(net).__name__} has levels 0..{len(info) - 1}"
             )
-        wanted = {info[i]["module"] for i in out_indices}
-        names = [f"features.{name}" for name in net.features.name_cells()]
-        self._ends = tuple(k for k, name in enumerate(names) if name in wanted)
-        self._out_channels = [info[i]["num_chs"] for i in out_indices]
+        wanted = [level.get("name", level.get("module")) for level in (info[i] for i in out_indices)]
+        stages = _stages(net, wanted, getattr(net, "flatten_sequential", False))
+        names = [name for name, _ in stages]
+        missing = [name for name in wanted if name not in names]
+        if missing:
+            raise MindCVError(
+                f"feature_info names {missing} are not cells of {type(net).__name__} run in order; "
+                f"its cells are {names}"
+            )
+        self._ends = tuple(sorted(names.index(name) for name in wanted))
+        # A tuple, not a CellList: the cells stay registered under `net` with their own names.
+        self._stages = tuple(cell for _, cell in stages[: self._ends[-1] + 1])
+        self._out_channels = [info[i].get("chs", info[i].get("num_chs")) for i in out_indices]
         self.net = net
 
     @property
@@ -43,9 +56,20 @@ class FeatureExtractWrapper(nn.Cell):
 
     def construct(self, x):
         outs = ()
-        for i, cell in enumerate(self.net.features):
-            if i <= self._ends[-1]:
-                x = cell(x)
-                if i in self._ends:
-                    outs += (x,)
+        for i, cell in enumerate(self._stages):
+            x = cell(x)
+            if i in self._ends:
+                outs += (x,)
         return outs
+
+
+def _stages(net: nn.Cell, wanted: List[str], flatten: bool) -> List[Tuple[str, nn.Cell]]:
+    """The network's child cells in order, a `SequentialCell` opened into its own children."""
+    stages = []
+    for name, cell in net.name_cells().items():
+        inside = any(w.startswith(f"{name}.") for w in wanted)
+        if isinstance(cell, nn.SequentialCell) and (flatten or inside):
+            stages += [(f"{name}.{child}", sub) for child, sub in cell.name_cells().items()]
+        else:
+            stages.append((name, cell))
+    return stages

@@ -19,7 +19,6 @@ __all__ = ["cyclic_lr", "one_cycle_lr"]
 
 def one_cycle_lr(
     max_lr: float,
-    total_steps: Optional[int] = None,
     pct_start: float = 0.3,
     anneal_strategy: str = "cos",
     div_factor: float = 25.0,
@@ -29,8 +28,11 @@ def one_cycle_lr(
     steps_per_epoch: int,
     epochs: int,
     lr: Optional[float] = None,
+    total_steps: Optional[int] = None,
 ) -> List[float]:
-    """`steps_per_epoch * epochs` learning rates (`lr` is accepted as in MindCV and not used)."""
+    """`steps_per_epoch * epochs` learning rates (`lr` is accepted as in MindCV and not used).
+    The positional parameters are MindCV's, in its order; `total_steps` (PyTorch's: the cycle's
+    length when it differs from the run's) is ours, so keyword-only."""
     steps = steps_per_epoch * epochs
     total = total_steps or steps
     if anneal_strategy not in ("cos", "linear"):

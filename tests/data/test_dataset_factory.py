@@ -1,12 +1,22 @@
 """create_dataset on every dataset kind, made here in its real layout; sharding; bad data."""
 
 import logging
+import struct
 
+import mindspore.dataset as ds
+import mindspore.dataset.vision as vision
 import numpy as np
 import pytest
 
 from mindcv import MindCVError
-from mindcv.data import create_dataset, epoch_iterator, get_class_names, get_dataset_download_root, get_source
+from mindcv.data import (
+    create_dataset,
+    create_loader,
+    epoch_iterator,
+    get_class_names,
+    get_dataset_download_root,
+    get_source,
+)
 from mindcv.data.datasets import CIFAR_ARCHIVES
 from mindcv.utils.download import get_mindcv_home
 
@@ -22,10 +32,13 @@ def test_image_folder(tmp_path, name):
     make_image_tree(tmp_path, "val")
     dataset = create_dataset(name, root=tmp_path, split="val", shuffle=False)
     assert get_class_names(dataset) == ["cat", "dog", "fox"] and len(dataset) == 12
+    assert type(dataset) is ds.ImageFolderDataset  # MindSpore's own object, as MindCV returns
+    assert dataset.get_class_indexing() == {"cat": 0, "dog": 1, "fox": 2}
     rows = _rows(dataset)
     assert [label for _, label in rows] == [0] * 4 + [1] * 4 + [2] * 4
-    assert all(image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3 for image, _ in rows)
-    assert {image.shape[:2] for image, _ in rows} == {(32, 32), (36, 40), (40, 48)}  # grey PNGs became RGB
+    images = [vision.Decode()(encoded) for encoded, _ in rows]  # encoded files: transforms decode
+    assert all(image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3 for image in images)
+    assert {image.shape[:2] for image in images} == {(32, 32), (36, 40), (40, 48)}  # grey PNGs became RGB
 
 
 def test_missing_or_empty_split_folder_names_the_path(tmp_path):
@@ -67,6 +80,36 @@ def test_skip_corrupt_replaces_and_counts(tmp_path, caplog):
     assert "2 image(s) skipped so far" in caplog.text
 
 
+def _write_mnist(root, counts=(("train", 6), ("t10k", 4))):
+    """The four uncompressed idx files; image k of a split has pixel (0, 0) = k."""
+    rng = np.random.default_rng(0)
+    for prefix, count in counts:
+        images = rng.integers(0, 256, (count, 28, 28), dtype=np.uint8)
+        images[:, 0, 0] = np.arange(count)
+        labels = rng.integers(0, 10, count, dtype=np.uint8)
+        (root / f"{prefix}-images-idx3-ubyte").write_bytes(
+            struct.pack(">IIII", 2051, count, 28, 28) + images.tobytes()
+        )
+        (root / f"{prefix}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 2049, count) + labels.tobytes())
+
+
+def test_mnist_is_mindspores_dataset_with_our_order(tmp_path):
+    _write_mnist(tmp_path)
+    train = create_dataset("MNIST", root=tmp_path, seed=3)
+    assert type(train) is ds.MnistDataset and len(train) == 6 and get_class_names(train) == list("0123456789")
+    ids = [[int(image[0, 0, 0]) for image, _ in _rows(train, epoch)] for epoch in (0, 1)]
+    assert sorted(ids[0]) == list(range(6)) and ids[0] != ids[1]  # every image, a new order per epoch
+    assert ids[0] == [
+        int(image[0, 0, 0]) for image, _ in _rows(create_dataset("mnist", root=tmp_path, seed=3))
+    ]
+    test = create_dataset("mnist", root=tmp_path, split="val", shuffle=False)
+    assert [int(image[0, 0, 0]) for image, _ in _rows(test)] == [0, 1, 2, 3]
+    with pytest.raises(MindCVError, match="no split 'valid'"):
+        create_dataset("mnist", root=tmp_path, split="valid")
+    with pytest.raises(MindCVError, match="put the four uncompressed idx files"):
+        create_dataset("mnist", root=tmp_path / "missing", download=True)
+
+
 @pytest.mark.parametrize("name", ["cifar10", "cifar100"])
 def test_cifar_binary_layout(tmp_path, name):
     records = write_cifar(tmp_path, name)
@@ -81,6 +124,25 @@ def test_cifar_binary_layout(tmp_path, name):
         held_out = create_dataset(name, root=tmp_path / fmt.folder, split=split, shuffle=False)
         assert [label for _, label in _rows(held_out)] == records["test"][:, fmt.label_bytes - 1].tolist()
     assert get_class_names(held_out)[3] == "class3"
+
+
+@pytest.mark.parametrize("name", ["cifar10", "cifar100"])
+def test_official_cifar_batches_are_mindspores_datasets(tmp_path, name):
+    """Files of 10,000 records (the official ones) are read by MindSpore's class, as in MindCV;
+    the small train files beside them stay ours (MindSpore refuses other lengths)."""
+    write_cifar(tmp_path, name)
+    fmt = CIFAR_ARCHIVES[name]
+    official = cifar_records(name, 10_000, start=100)
+    official.tofile(tmp_path / fmt.folder / fmt.test_files[0])
+    test = create_dataset(name, root=tmp_path, split="val", shuffle=False)
+    assert type(test) is {"cifar10": ds.Cifar10Dataset, "cifar100": ds.Cifar100Dataset}[name]
+    assert len(test) == 10_000 and get_class_names(test)[3] == "class3"
+    assert type(create_dataset(name, root=tmp_path)) is not type(test)
+    transform = [vision.HWC2CHW()]  # raw pixels, to identify the samples
+    loader = create_loader(test, batch_size=8, transform=transform, num_classes=fmt.num_classes)
+    images, labels = next(epoch_iterator(loader, 0, output_numpy=True))
+    assert labels.tolist() == official[:8, fmt.label_bytes - 1].tolist()  # CIFAR-100: the fine label
+    assert images[:, 0, 0, 0].tolist() == official[:8, fmt.label_bytes].tolist()
 
 
 def test_cifar_errors(tmp_path):

@@ -138,6 +138,17 @@ def test_separate_yields_augmix_split_batches(cifar_root):
         np.testing.assert_allclose(_raw(augmented), 255 - _raw(clean), atol=1e-3)
 
 
+def test_separate_changes_nothing_for_evaluation(cifar_root):
+    """As in MindCV: evaluation has no AugMix splits, whatever `separate` says."""
+    transform = create_transforms("cifar10", is_training=False, image_resize=32, separate=True)
+    split = _epoch(_loader(cifar_root, separate=True, transform=transform), 0)
+    plain = _epoch(_loader(cifar_root), 0)
+    assert len(split) == len(plain)
+    for (images, labels), (clean, clean_labels) in zip(split, plain):
+        np.testing.assert_array_equal(images, clean)
+        np.testing.assert_array_equal(labels, clean_labels)
+
+
 def _raw(images):
     return (
         images * np.array(IMAGENET_DEFAULT_STD)[:, None, None]

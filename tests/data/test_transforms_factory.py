@@ -1,9 +1,12 @@
 """create_transforms: output shapes, dtypes and value ranges of every recipe; clear errors."""
 
+import io
+
 import mindspore.dataset as ds
 import mindspore.dataset.transforms as T
 import numpy as np
 import pytest
+from PIL import Image
 
 from mindcv import MindCVError
 from mindcv.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, create_transforms
@@ -15,6 +18,16 @@ HIGH = (255 - np.array(IMAGENET_DEFAULT_MEAN)) / np.array(IMAGENET_DEFAULT_STD)
 def _images(shapes):
     rng = np.random.default_rng(0)
     return [rng.integers(0, 256, (*shape, 3), dtype=np.uint8) for shape in shapes]
+
+
+def _encoded(images):
+    """PNG files (lossless) as the 1-D uint8 arrays an ImageFolderDataset yields."""
+    files = []
+    for image in images:
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, "PNG")
+        files.append(np.frombuffer(buffer.getvalue(), np.uint8))
+    return files
 
 
 def _apply(ops, images):
@@ -47,16 +60,16 @@ def _check_range(out):
 )
 def test_imagenet_recipes(is_training, auto_augment):
     ops = create_transforms("imagenet", is_training, image_resize=48, auto_augment=auto_augment, vflip=0.5)
-    for out in _apply(ops, _images([(60, 80), (120, 50), (48, 48)])):
+    for out in _apply(ops, _encoded(_images([(60, 80), (120, 50), (48, 48)]))):
         assert out.shape == (3, 48, 48)
         _check_range(out)
 
 
 def test_imagenet_eval_resizes_by_crop_pct_then_centre_crops():
     ops = create_transforms("", is_training=False, image_resize=32, crop_pct=0.5)
-    assert [type(op).__name__ for op in ops] == ["Resize", "CenterCrop", "Normalize", "HWC2CHW"]
+    assert [type(op).__name__ for op in ops] == ["Decode", "Resize", "CenterCrop", "Normalize", "HWC2CHW"]
     image = _images([(64, 64)])[0]
-    (out,) = _apply(ops, [image])
+    (out,) = _apply(ops, _encoded([image]))
     expected = (image[16:48, 16:48] - np.array(IMAGENET_DEFAULT_MEAN)) / np.array(IMAGENET_DEFAULT_STD)
     np.testing.assert_allclose(out, expected.transpose(2, 0, 1), atol=1e-4)
 
@@ -75,27 +88,27 @@ def test_small_image_recipes(name, size):
 
 
 def test_eval_is_deterministic_and_colour_jitter_only_when_asked():
-    images = _images([(50, 70)] * 2)
+    images = _encoded(_images([(50, 70)] * 2))
     ops = create_transforms("imagenet", is_training=False, image_resize=32)
     assert all(np.array_equal(a, b) for a, b in zip(_apply(ops, images), _apply(ops, images)))
     names = [type(op).__name__ for op in create_transforms("imagenet", True, color_jitter=0.0, hflip=0.0)]
-    assert names == ["RandomResizedCrop", "Normalize", "HWC2CHW"]
+    assert names == ["Decode", "RandomResizedCrop", "Normalize", "HWC2CHW"]
     jitter = create_transforms("imagenet", True, color_jitter=(0.1, 0.2, 0.3, 0.1))
-    assert type(jitter[2]).__name__ == "RandomColorAdjust"
+    assert type(jitter[3]).__name__ == "RandomColorAdjust"
 
 
 def test_mstd_spreads_the_randaugment_magnitude():
-    op = create_transforms("imagenet", True, auto_augment="randaug-m9-mstd0.5")[2]
+    op = create_transforms("imagenet", True, auto_augment="randaug-m9-mstd0.5")[3]
     assert isinstance(op, T.RandomChoice)
     levels = [t.magnitude for t in op.transforms]
     assert min(levels) < 9 < max(levels) and max(levels) <= 10 and sorted(levels) == levels
-    single = create_transforms("imagenet", True, auto_augment="randaug-m9")[2]
+    single = create_transforms("imagenet", True, auto_augment="randaug-m9")[3]
     assert (single.magnitude, single.num_magnitude_bins, single.num_ops) == (9, 11, 2)
 
 
 def test_random_erasing_writes_the_value_into_a_box():
     ops = create_transforms("imagenet", True, image_resize=32, re_prob=1.0, re_value=0, color_jitter=0)
-    for out in _apply(ops, _images([(40, 40)] * 4)):
+    for out in _apply(ops, _encoded(_images([(40, 40)] * 4))):
         rows, cols = np.nonzero(np.all(out == 0, axis=0))
         assert len(rows) > 0 and len(rows) == (np.ptp(rows) + 1) * (np.ptp(cols) + 1)  # one full rectangle
 
@@ -119,11 +132,24 @@ def test_bad_options_are_clear_errors(kwargs, message):
 
 def test_separate_returns_mindcvs_three_parts():
     primary, secondary, final = create_transforms("imagenet", True, image_resize=32, separate=True)
-    assert [type(op).__name__ for op in primary] == ["RandomResizedCrop", "RandomHorizontalFlip"]
+    assert [type(op).__name__ for op in primary] == ["Decode", "RandomResizedCrop", "RandomHorizontalFlip"]
     assert [type(op).__name__ for op in secondary] == ["RandomColorAdjust"]
     assert [type(op).__name__ for op in final] == ["Normalize", "HWC2CHW"]
     together = create_transforms("imagenet", True, image_resize=32)
     assert [type(op).__name__ for op in together] == [type(op).__name__ for op in primary + secondary + final]
+
+
+def test_separate_changes_nothing_for_evaluation():
+    names = [type(op).__name__ for op in create_transforms("imagenet", False, separate=True)]
+    assert names == [type(op).__name__ for op in create_transforms("imagenet", False)]
+
+
+def test_mnist_recipe_keeps_one_grey_channel():
+    grey = np.random.default_rng(0).integers(0, 256, (28, 28, 1), dtype=np.uint8)
+    for is_training in (True, False):
+        (out,) = _apply(create_transforms("MNIST", is_training, image_resize=32), [grey])
+        assert out.shape == (1, 32, 32) and out.dtype == np.float32
+        assert out.min() >= -0.1307 / 0.3081 - 1e-4 and out.max() <= (1 - 0.1307) / 0.3081 + 1e-4
 
 
 def test_re_max_attempts_reaches_random_erasing():

@@ -6,6 +6,7 @@ import os
 import mindspore as ms
 import numpy as np
 import pytest
+from mindspore import nn
 
 from mindcv.models import create_model, densenet, densenet121
 from mindcv.models.features import FeatureExtractWrapper
@@ -90,6 +91,41 @@ def test_feature_extract_wrapper_matches_features_only(trained, mode):
     assert {p.name for p in wrapped.get_parameters()} == {p.name for p in trained.get_parameters()}
     with pytest.raises(MindCVError, match="out of range"):
         FeatureExtractWrapper(trained, out_indices=[5])
+
+
+class _Blocks(nn.Cell):
+    """A network declaring MindCV's feature_info form, its levels inside a SequentialCell."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 4, 3)
+        self.body = nn.SequentialCell([nn.Conv2d(4, 6, 3, stride=2), nn.ReLU(), nn.Conv2d(6, 8, 3, stride=2)])
+        self.head = nn.Dense(8, 2)
+        self.feature_info = [
+            {"chs": 4, "reduction": 1, "name": "stem"},
+            {"chs": 6, "reduction": 2, "name": "body.1"},
+            {"chs": 8, "reduction": 4, "name": "body.2"},
+        ]
+        self.flatten_sequential = True
+
+    def construct(self, x):
+        return self.head(self.body(self.stem(x)).mean(axis=(2, 3)))
+
+
+def test_feature_extract_wrapper_reads_mindcvs_feature_info(mode):
+    net = _Blocks()
+    stem = net.stem(IMAGES)
+    relu = net.body[1](net.body[0](stem))
+    expected = [stem, relu, net.body[2](relu)]
+    every = FeatureExtractWrapper(net, [0, 1, 2])
+    assert every.out_channels == [4, 6, 8]
+    for got, want in zip(every(IMAGES), expected):
+        np.testing.assert_array_equal(got.asnumpy(), want.asnumpy())
+    (middle,) = FeatureExtractWrapper(net, [1])(IMAGES)
+    np.testing.assert_array_equal(middle.asnumpy(), relu.asnumpy())
+    net.feature_info[1]["name"] = "body.7"
+    with pytest.raises(MindCVError, match=r"names \['body.7'\] are not cells"):
+        FeatureExtractWrapper(net, [1])
 
 
 def _params_as_tensors(model):

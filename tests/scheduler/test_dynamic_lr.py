@@ -78,6 +78,29 @@ def test_one_cycle_matches_pytorch(three_phase, anneal):
     np.testing.assert_allclose(ours, _torch(make, S * E, per_step=True), rtol=1e-6)
 
 
+def test_one_cycle_and_cyclic_take_mindcvs_positional_order():
+    positional = dynamic_lr.one_cycle_lr(2.5, 0.4, "linear", 10.0, 100.0, True, steps_per_epoch=S, epochs=E)
+    named = dynamic_lr.one_cycle_lr(
+        2.5,
+        pct_start=0.4,
+        anneal_strategy="linear",
+        div_factor=10.0,
+        final_div_factor=100.0,
+        three_phase=True,
+        steps_per_epoch=S,
+        epochs=E,
+    )
+    assert positional == named and positional[0] == pytest.approx(0.25)
+    cyclic = dynamic_lr.cyclic_lr(
+        0.1, 2.5, 5, 5, "triangular", 1.0, None, "cycle", steps_per_epoch=2, epochs=15
+    )
+    assert cyclic[:6] == pytest.approx([0.1, 0.58, 1.06, 1.54, 2.02, 2.5]) and cyclic[10] == pytest.approx(
+        0.1
+    )
+    longer = dynamic_lr.one_cycle_lr(2.5, steps_per_epoch=2, epochs=3, total_steps=12)
+    assert len(longer) == 6 and max(longer) < 2.5  # a cycle longer than the run: only its start
+
+
 @pytest.mark.parametrize("mode", ["triangular", "triangular2", "exp_range"])
 def test_cyclic_matches_pytorch(mode):
     ours = dynamic_lr.cyclic_lr(0.01, LR, 4, 2, mode=mode, gamma=0.97, lr=LR, steps_per_epoch=S, epochs=E)

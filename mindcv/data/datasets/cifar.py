@@ -1,21 +1,22 @@
-"""CIFAR-10/100 from the official binary archives, read with NumPy.
+"""CIFAR-10/100 from the official binary archives.
 
-We read the format ourselves instead of using MindSpore's `Cifar10Dataset`/`Cifar100Dataset`:
-those refuse files that do not hold exactly 10,000 records (so tests would need 30 MB files),
-cannot take our epoch/shard sampler's contract as-is, and report a damaged file vaguely. The
-format is fixed-size records (label byte(s) + 3x32x32 planar pixels): a few lines of NumPy, and
-a file of the wrong size is caught by its length alone.
+The official batches (10,000 records a file) are read by MindSpore's `Cifar10Dataset` /
+`Cifar100Dataset`, as in MindCV. Those classes refuse files of any other length, so a CIFAR-format
+folder of other sizes (a subset, or the small files tests write) is read here with NumPy. Either
+way every file is checked first: the format is fixed-size records (label byte(s) + 3x32x32 planar
+pixels), so a file of the wrong size is caught by its length alone.
 """
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Tuple
+from typing import Tuple, Union
 
 import numpy as np
 
 from ...utils.errors import MindCVError
 from ..download import download_and_extract
 from .arrays import ArraySource
+from .native import NativeFiles
 
 __all__ = ["CIFAR_ARCHIVES", "load_cifar"]
 
@@ -59,10 +60,14 @@ CIFAR_ARCHIVES = {
     ),
 }
 _SPLITS = {"train": "train_files", "val": "test_files", "test": "test_files"}
+_OFFICIAL_RECORDS = 10_000  # per file: what MindSpore's CIFAR readers require
 
 
-def load_cifar(name: str, root, split: str = "train", download: bool = False) -> ArraySource:
-    """Load `split` of `name` ("cifar10" or "cifar100") from `root`.
+def load_cifar(
+    name: str, root, split: str = "train", download: bool = False
+) -> Union[NativeFiles, ArraySource]:
+    """`split` of `name` ("cifar10" or "cifar100") in `root`: the official files for MindSpore's
+    reader, or the records themselves for a folder of other sizes.
 
     `root` is either the archive's folder itself (holding e.g. `data_batch_1.bin`) or its parent
     (holding `cifar-10-batches-bin/`). `val` and `test` both mean the official test batch.
@@ -72,8 +77,15 @@ def load_cifar(name: str, root, split: str = "train", download: bool = False) ->
     if split not in _SPLITS:
         raise MindCVError(f"{name} has no split {split!r}; use one of {sorted(_SPLITS)}")
     folder = _find_folder(name, fmt, Path(root).expanduser(), download)
-    chunks = [_read_records(folder / f, fmt, name) for f in getattr(fmt, _SPLITS[split])]
-    records = np.concatenate(chunks)
+    paths = [folder / f for f in getattr(fmt, _SPLITS[split])]
+    counts = [_record_count(path, fmt, name) for path in paths]
+    classes = _class_names(folder / fmt.names_file, fmt.num_classes)
+    if all(count == _OFFICIAL_RECORDS for count in counts):
+        usage = "train" if split == "train" else "test"
+        return NativeFiles(name, folder, usage, sum(counts), tuple(classes))
+    records = np.concatenate(
+        [np.fromfile(path, dtype=np.uint8).reshape(-1, fmt.record_size) for path in paths]
+    )
     labels = records[:, fmt.label_bytes - 1].astype(np.int32)
     if labels.max() >= fmt.num_classes:
         raise MindCVError(
@@ -81,7 +93,7 @@ def load_cifar(name: str, root, split: str = "train", download: bool = False) ->
             "check root or delete the folder and download again"
         )
     images = records[:, fmt.label_bytes :].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-    return ArraySource(name, images, labels, _class_names(folder / fmt.names_file, fmt.num_classes))
+    return ArraySource(name, images, labels, classes)
 
 
 def _find_folder(name: str, fmt: CifarFormat, root: Path, download: bool) -> Path:
@@ -97,7 +109,7 @@ def _find_folder(name: str, fmt: CifarFormat, root: Path, download: bool) -> Pat
     )
 
 
-def _read_records(path: Path, fmt: CifarFormat, name: str) -> np.ndarray:
+def _record_count(path: Path, fmt: CifarFormat, name: str) -> int:
     if not path.is_file():
         raise MindCVError(f"{name} file {path} is missing; delete {path.parent} and run with download=True")
     size = path.stat().st_size
@@ -106,7 +118,7 @@ def _read_records(path: Path, fmt: CifarFormat, name: str) -> np.ndarray:
             f"{name} file {path} has {size} bytes, not a whole number of {fmt.record_size}-byte records "
             f"(truncated or not {name} binary); delete {path.parent} and run with download=True"
         )
-    return np.fromfile(path, dtype=np.uint8).reshape(-1, fmt.record_size)
+    return size // fmt.record_size
 
 
 def _class_names(path: Path, num_classes: int) -> list:
