@@ -25,7 +25,7 @@ pytestmark = pytest.mark.skipif(library is None, reason="native ops unavailable 
 def blocked(x):
     """NCHW numpy -> (N, C/B, H, W, B), the layout's definition, written independently of oneDNN."""
     n, c, h, w = x.shape
-    b = channel_block()
+    b = channel_block(library)
     return x.reshape(n, c // b, b, h, w).transpose(0, 1, 3, 4, 2)
 
 
@@ -88,7 +88,7 @@ def small(seed=0) -> DenseNet:
 def plain_small(monkeypatch) -> DenseNet:
     """The same network with plain (NCHW) dense blocks: no channel count fits a block of 10**6."""
     with monkeypatch.context() as patch:
-        patch.setattr(densenet, "channel_block", lambda: 10**6)
+        patch.setattr(densenet, "channel_block", lambda library: 10**6)
         return small()
 
 
