@@ -67,18 +67,21 @@ import numpy as np, mindspore as ms
 from mindcv.ops import OneDNNConv2d, native_conv_library
 ms.set_context(mode=ms.PYNATIVE_MODE)
 x = ms.Tensor(np.random.RandomState(0).randn(2, 16, 9, 9).astype(np.float32))
-ys = []
+results = []
 for bf16 in (True, False, True):
     conv = OneDNNConv2d(native_conv_library(), 16, 8, 3, padding=1, bf16=bf16, weight_init="ones")
-    ys.append(conv(x).asnumpy())
-assert np.array_equal(ys[0], ys[1]) and np.array_equal(ys[2], ys[1])
+    dx, (dw,) = ms.grad(lambda v: conv(v).sum(), 0, conv.trainable_params())(x)
+    results.append([conv(x).asnumpy(), dx.asnumpy(), dw.asnumpy()])
+for a, b, c in zip(*results):
+    assert np.array_equal(a, b) and np.array_equal(c, b)
 print("same")
 """
 
 
 @lacks_bf16
 def test_bf16_convolutions_without_a_kernel_run_in_float32_and_say_so_once(tmp_path):
-    """Where oneDNN has no bfloat16 kernel (all of them, on this CPU), the result is float32's."""
+    """Where oneDNN has no bfloat16 kernel (all of them, on this CPU), the result is float32's, in
+    the forward and in each backward direction (each falls back on its own)."""
     result = run(["python", "-c", BF16_FALLBACK_PROBE], tmp_path)
     assert result.returncode == 0 and result.stdout.split() == ["same"], result.stderr
     notes = [line for line in result.stderr.splitlines() if "no bfloat16 kernel" in line]
