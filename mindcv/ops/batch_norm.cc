@@ -102,6 +102,22 @@ const Plan *GetPlan(Engine &engine, Kind kind, const int64_t *dims, dnnl_format_
   });
 }
 
+// Runs the forward normalization of x into y with scale and shift, at the positions of parameter
+// struct P: the training forward computes the batch's mean and var into its outputs, the inference
+// reads the given ones.
+template <typename P>
+bool Normalize(Call &call, const Op &main, const_dnnl_memory_desc_t md, const_dnnl_memory_desc_t vec, void **d,
+               const Scratch &scratch) {
+  return call.Execute(main,
+                      {{DNNL_ARG_SRC, md, d[P::kX]},
+                       {DNNL_ARG_DST, md, d[P::kY]},
+                       {DNNL_ARG_SCALE, vec, d[P::kGamma]},
+                       {DNNL_ARG_SHIFT, vec, d[P::kBeta]},
+                       {DNNL_ARG_MEAN, vec, d[P::kMean]},
+                       {DNNL_ARG_VARIANCE, vec, d[P::kVar]}},
+                      scratch.Piece(0), scratch.Piece(1));
+}
+
 // Checks and runs one normalization entry point.
 int Norm(Kind kind, const Params &p) {
   using F = ForwardParams;
@@ -152,23 +168,9 @@ int Norm(Kind kind, const Params &p) {
     ok = ok && call.Execute(o, tensors, scratchpad, workspace);
   };
   if (kind == kForward) {
-    run(main,
-        {{DNNL_ARG_SRC, md.get(), d[F::kX]},
-         {DNNL_ARG_DST, md.get(), d[F::kY]},
-         {DNNL_ARG_SCALE, vec.get(), d[F::kGamma]},
-         {DNNL_ARG_SHIFT, vec.get(), d[F::kBeta]},
-         {DNNL_ARG_MEAN, vec.get(), d[F::kMean]},
-         {DNNL_ARG_VARIANCE, vec.get(), d[F::kVar]}},
-        scratch.Piece(0), scratch.Piece(1));
+    ok = ok && Normalize<F>(call, main, md.get(), vec.get(), d, scratch);
   } else if (kind == kInference) {
-    run(main,
-        {{DNNL_ARG_SRC, md.get(), d[I::kX]},
-         {DNNL_ARG_DST, md.get(), d[I::kY]},
-         {DNNL_ARG_SCALE, vec.get(), d[I::kGamma]},
-         {DNNL_ARG_SHIFT, vec.get(), d[I::kBeta]},
-         {DNNL_ARG_MEAN, vec.get(), d[I::kMean]},
-         {DNNL_ARG_VARIANCE, vec.get(), d[I::kVar]}},
-        scratch.Piece(0), scratch.Piece(1));
+    ok = ok && Normalize<I>(call, main, md.get(), vec.get(), d, scratch);
   } else {
     void *dy = relu ? scratch.Piece(3) : d[B::kDy];
     if (relu) {

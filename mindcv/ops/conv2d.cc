@@ -169,7 +169,8 @@ bool Execute(Call &call, const Plan &plan, void *in0, void *in1, void *out) {
   for (int i = 0; i < 3; ++i) inner[i] = a[i].reorder ? scratch.Piece(i) : user[i];
   bool ok = true;
   for (int i = 0; i < 2; ++i) {
-    if (a[i].reorder) ok = ok && call.Reorder(a[i].reorder.get(), a[i].plain.get(), user[i], a[i].inner.get(), inner[i]);
+    if (!a[i].reorder) continue;
+    ok = ok && call.Reorder(a[i].reorder.get(), a[i].plain.get(), user[i], a[i].inner.get(), inner[i]);
   }
   ok = ok && call.Execute(plan.conv,
                           {{a[0].dnnl_arg, a[0].inner.get(), inner[0]},

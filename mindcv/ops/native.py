@@ -21,15 +21,18 @@ MindSpore's library folder baked in as rpath), the compiler's version and MindSp
 runs under a folder lock (bounded wait, saying what it waits for) and is renamed into place. A
 self-test against nn.Conv2d runs in a subprocess, so a crash there cannot take this process
 down and a failure can still fall back with the cap. Its verdict is kept beside the build per CPU
-(`passed-<cpu>` with whether oneDNN has bfloat16 convolutions there, for amp_level bf16, or
+(`passed-<cpu>`, saying whether it passed bfloat16 convolutions too, for amp_level bf16, or
 `failed-<cpu>`), because one MINDCV_HOME may serve hosts with other CPUs; only a deterministic
 failure (a compile error, a wrong value, a crash) is kept: a transient one (a full disk, a
 self-test killed by the OOM killer, a timeout) is retried at the next start. Any failure to
 prepare the native path falls back with one warning line. Child processes inherit the checked
 library's path and skip the checks. MINDCV_NATIVE_SANITIZE=address builds it with AddressSanitizer
-(its own key; run Python with `LD_PRELOAD=$(g++ -print-file-name=libasan.so)`).
+(its own key); Python then needs `LD_PRELOAD="$(g++ -print-file-name=libasan.so)
+$(g++ -print-file-name=libstdc++.so.6)" ASAN_OPTIONS=detect_leaks=0` (libstdc++ too, or ASan's
+C++-exception hook finds no __cxa_throw when a library loaded later throws).
 """
 
+import ctypes
 import functools
 import hashlib
 import importlib.metadata
@@ -153,11 +156,10 @@ def build_key(cxx: list, lib_dir: Path) -> str:
 
 
 def _cpu_key() -> str:
-    """This CPU, as far as the self-test's verdict depends on it: its model and flags, and the
-    ISA cap oneDNN would honour."""
+    """This CPU (its model and flags), which the self-test's verdict holds for. oneDNN's ISA cap
+    is left out: native_bf16_supported asks the library in this process, under this cap."""
     model = next((line for line in _cpuinfo_lines() if line.startswith("model name")), "")
-    text = f"{model}|{' '.join(sorted(_cpu_flags()))}|{os.environ.get('ONEDNN_MAX_CPU_ISA', '')}"
-    return hashlib.sha1(text.encode()).hexdigest()[:12]
+    return hashlib.sha1(f"{model}|{' '.join(sorted(_cpu_flags()))}".encode()).hexdigest()[:12]
 
 
 def _failure(what: str, output: str, transient: bool) -> NativeUnavailable:
@@ -238,9 +240,7 @@ def _checked_library() -> Path:
     try:
         with directory_lock(folder, timeout=_LOCK_TIMEOUT, waiting=_waiting_for(folder)):
             if failed.exists():
-                raise NativeUnavailable(
-                    f"{failed.read_text().strip()} (kept verdict: delete {folder} to retry)"
-                )
+                raise _kept_verdict(failed)
             if not (passed.exists() and library.exists()):  # a verdict without its library is rebuilt
                 _build_and_test(cxx, lib_dir, library, passed, failed)
             os.utime(folder)  # last used now: see _remove_stale_builds
@@ -264,6 +264,7 @@ def _build_and_test(cxx: list, lib_dir: Path, library: Path, passed: Path, faile
 
 
 def _kept_verdict(failed: Path) -> NativeUnavailable:
+    """The deterministic failure kept in `failed`, saying so."""
     return NativeUnavailable(f"{failed.read_text().strip()} (kept verdict: delete {failed.parent} to retry)")
 
 
@@ -338,13 +339,16 @@ def _reason(exc: Exception) -> str:
 
 
 def native_bf16_supported() -> bool:
-    """Whether the native convolutions can compute in bfloat16 on this CPU: oneDNN has bfloat16
-    convolutions on AVX-512 (fastest with AVX512_BF16 or AMX) and AVX2-VNNI-2, none on plain AVX2."""
+    """Whether the native convolutions can compute in bfloat16 here: its self-test passed them on
+    this CPU, and oneDNN has them at the ISA it runs at in this process (ONEDNN_MAX_CPU_ISA may
+    cap it). oneDNN has bfloat16 convolutions on AVX-512 (fastest with AVX512_BF16 or AMX) and
+    AVX2-VNNI-2, none on plain AVX2."""
     library = native_conv_library()
     if library is None:
         return False
     passed = Path(library).parent / f"passed-{_cpu_key()}"
-    return passed.exists() and passed.read_text().strip() == "bf16"
+    tested = passed.exists() and passed.read_text().strip() == "bf16"
+    return tested and bool(ctypes.CDLL(library).mindcv_conv_bf16_supported())
 
 
 def native_conv_bf16() -> bool:
