@@ -43,14 +43,15 @@ def fake_build(monkeypatch):
     return calls
 
 
-def decide(fresh_decision, monkeypatch, caplog):
+def decide(fresh_decision, caplog):
     """One uncached decision, as a new process would make it; returns (library, its warnings)."""
-    monkeypatch.delenv("_MINDCV_NATIVE_CONV_LIB", raising=False)
+    for name in ("_MINDCV_NATIVE_CONV_LIB", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"):  # the last one's, and
+        os.environ.pop(
+            name, None
+        )  # a fallback's cap (fresh_decision restores the environment after the test)
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="mindcv.ops.native"):
         library = fresh_decision()
-    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)  # the fallback's cap
-    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
     return library, warnings(caplog)
 
 
@@ -69,12 +70,12 @@ def test_a_transient_build_failure_is_retried(fresh_decision, monkeypatch, caplo
     full.touch()
     body = f'if [ -e {full} ]; then echo "fatal error: cannot write: No space left on device" >&2; exit 1; fi'
     monkeypatch.setenv("CXX", compiler_script(tmp_path, body))
-    library, said = decide(fresh_decision, monkeypatch, caplog)
+    library, said = decide(fresh_decision, caplog)
     assert library is None and len(said) == 1
     assert "No space left on device" in said[0] and "transient failure: retried at the next start" in said[0]
     assert not list((tmp_path / "native").glob("*/failed-*"))
     full.unlink()
-    library, said = decide(fresh_decision, monkeypatch, caplog)
+    library, said = decide(fresh_decision, caplog)
     assert library and Path(library).exists() and not said
 
 
@@ -90,13 +91,13 @@ def test_a_killed_self_test_is_retried_and_a_lost_library_rebuilt(fresh_decision
 
     with monkeypatch.context() as patch:
         patch.setattr(native.subprocess, "run", killed_self_test)
-        library, said = decide(fresh_decision, monkeypatch, caplog)
+        library, said = decide(fresh_decision, caplog)
     assert library is None and len(said) == 1
     assert "killed by SIGKILL" in said[0] and "transient" in said[0]
-    library, said = decide(fresh_decision, monkeypatch, caplog)
+    library, said = decide(fresh_decision, caplog)
     assert library and not said
     Path(library).unlink()
-    assert decide(fresh_decision, monkeypatch, caplog) == (library, [])
+    assert decide(fresh_decision, caplog) == (library, [])
     assert Path(library).exists()
 
 
@@ -107,10 +108,10 @@ def test_a_wrong_value_is_remembered(fresh_decision, monkeypatch, caplog, fake_b
         )
 
     monkeypatch.setattr(native, "_self_test", wrong)
-    library, said = decide(fresh_decision, monkeypatch, caplog)
+    library, said = decide(fresh_decision, caplog)
     assert library is None and "relative errors" in said[0] and "kept verdict: delete" in said[0]
     monkeypatch.setattr(native, "_self_test", lambda library: pytest.fail("a kept verdict is retested"))
-    library, said = decide(fresh_decision, monkeypatch, caplog)
+    library, said = decide(fresh_decision, caplog)
     assert library is None and "kept verdict: delete" in said[0]
 
 
@@ -163,18 +164,18 @@ def test_the_build_key_covers_sources_flags_compiler_and_mindspore_path(monkeypa
 
 
 def test_a_changed_flag_rebuilds_in_its_own_folder(fresh_decision, monkeypatch, caplog, fake_build):
-    first, _ = decide(fresh_decision, monkeypatch, caplog)
-    assert decide(fresh_decision, monkeypatch, caplog)[0] == first and fake_build["compile"] == 1
+    first, _ = decide(fresh_decision, caplog)
+    assert decide(fresh_decision, caplog)[0] == first and fake_build["compile"] == 1
     monkeypatch.setattr(native, "_FLAGS", [*native._FLAGS, "-DCHANGED"])
-    second, _ = decide(fresh_decision, monkeypatch, caplog)
+    second, _ = decide(fresh_decision, caplog)
     assert second != first and Path(second).exists() and fake_build["compile"] == 2
 
 
 def test_verdicts_are_kept_per_cpu(fresh_decision, monkeypatch, caplog, fake_build):
     """One MINDCV_HOME on hosts with other CPUs: one library, a self-test on each CPU."""
-    library, _ = decide(fresh_decision, monkeypatch, caplog)
+    library, _ = decide(fresh_decision, caplog)
     monkeypatch.setattr(native, "_cpu_key", lambda: "another-cpu")
-    assert decide(fresh_decision, monkeypatch, caplog)[0] == library
+    assert decide(fresh_decision, caplog)[0] == library
     assert fake_build == {"compile": 1, "self_test": 2}
     assert (Path(library).parent / "passed-another-cpu").exists()
 
@@ -187,7 +188,7 @@ def test_stale_build_folders_no_cached_graph_names_go(fresh_decision, monkeypatc
     for name in ("stale", "cached"):
         os.utime(home / "native" / name, (week_ago, week_ago))
     (home / "compile_cache" / "source" / "options" / "onednn-cached").mkdir(parents=True)
-    library, _ = decide(fresh_decision, monkeypatch, caplog)
+    library, _ = decide(fresh_decision, caplog)
     left = {p.name for p in (home / "native").iterdir()}
     assert left == {"cached", "recent", Path(library).parent.name}
 
@@ -217,7 +218,7 @@ def test_any_failure_preparing_it_falls_back_with_one_warning(
     fresh_decision, monkeypatch, caplog, fake_build, target, kind
 ):
     monkeypatch.setattr(native, target, unusable(kind))
-    library, said = decide(fresh_decision, monkeypatch, caplog)
+    library, said = decide(fresh_decision, caplog)
     assert library is None and len(said) == 1 and "Error" in said[0], said
 
 
