@@ -143,7 +143,7 @@ class _RecomputedBottleneck(nn.Cell):
 class _DenseLayer(nn.Cell):
     """BN-ReLU-Conv1x1 bottleneck, then BN-ReLU-Conv3x3 producing `growth_rate` new channels.
 
-    With `blocked_library` (nChw16c activations) each BN-ReLU pair is one oneDNN op, the norm
+    With `blocked_library` (nChw8c / nChw16c activations) each BN-ReLU pair is one oneDNN op, the norm
     cell applying the ReLU and the relu cell an identity.
     """
 
