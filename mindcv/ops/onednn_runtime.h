@@ -159,8 +159,8 @@ struct Engine {
 inline Engine *GetEngine() {
   static Engine *shared = [] {
     auto engine = std::make_unique<Engine>();
-    if (Make(engine->handle, dnnl_engine_create, dnnl_cpu, size_t{0}) != dnnl_success) return (Engine *)nullptr;
-    return engine.release();
+    const bool made = Make(engine->handle, dnnl_engine_create, dnnl_cpu, size_t{0}) == dnnl_success;
+    return made ? engine.release() : nullptr;
   }();
   return shared;
 }
@@ -169,7 +169,10 @@ inline Engine *GetEngine() {
 // threads), released when the thread ends.
 inline dnnl_stream_t ThreadStream(Engine &engine) {
   thread_local Stream stream;
-  if (!stream) Make(stream, dnnl_threadpool_interop_stream_create, engine.handle.get(), (void *)&engine.pool);
+  if (!stream) {
+    dnnl::threadpool_interop::threadpool_iface *pool = &engine.pool;  // what oneDNN reads the void * as
+    Make(stream, dnnl_threadpool_interop_stream_create, engine.handle.get(), static_cast<void *>(pool));
+  }
   return stream.get();
 }
 
