@@ -162,12 +162,11 @@ def _cpu_key() -> str:
     return hashlib.sha1(f"{model}|{' '.join(sorted(_cpu_flags()))}".encode()).hexdigest()[:12]
 
 
-def _failure(what: str, output: str, transient: bool) -> NativeUnavailable:
-    """NativeUnavailable for a failed step, _Transient when the machine, not the build, failed."""
-    lines = output.strip().splitlines()
-    first = next((line for line in lines if "error" in line.lower()), lines[-1] if lines else "")
-    transient = transient or any(error in output for error in _RESOURCE_ERRORS)
-    return (_Transient if transient else NativeUnavailable)(f"{what}: {first.strip()[:300]}")
+def _failure(what: str, line: str, output: str, killed: bool) -> NativeUnavailable:
+    """NativeUnavailable saying `what` failed and `line` of its output, or _Transient when the
+    machine failed it, not the build: `killed` from outside, or out of memory or disk."""
+    transient = killed or any(error in output for error in _RESOURCE_ERRORS)
+    return (_Transient if transient else NativeUnavailable)(f"{what}: {line.strip()[:300]}")
 
 
 def _compile(cxx: list, lib_dir: Path, target: Path) -> None:
@@ -184,7 +183,9 @@ def _compile(cxx: list, lib_dir: Path, target: Path) -> None:
     if result.returncode != 0:
         partial.unlink(missing_ok=True)
         killed = result.returncode < 0 and -result.returncode in _OUTSIDE_SIGNALS
-        raise _failure(f"{cxx[0]} failed to build the native ops", result.stderr, killed)
+        lines = result.stderr.splitlines() or [""]
+        first = next((line for line in lines if "error" in line.lower()), lines[-1])
+        raise _failure(f"{cxx[0]} failed to build the native ops", first, result.stderr, killed)
     os.replace(partial, target)
 
 
@@ -200,14 +201,14 @@ def _self_test(library: Path) -> str:
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise _Transient(f"its self-test did not finish ({exc})") from exc
     output = result.stdout + result.stderr
-    lines = output.strip().splitlines()
-    if result.returncode == 0 and lines and lines[-1] in ("ok bf16", "ok fp32"):
-        return lines[-1].split()[1]
+    verdict = (output.strip().splitlines() or [f"exit status {result.returncode}"])[-1]  # its last line
+    if result.returncode == 0 and verdict in ("ok bf16", "ok fp32"):
+        return verdict.split()[1]
     if result.returncode < 0:
         name = signal.Signals(-result.returncode).name
         killed = -result.returncode in _OUTSIDE_SIGNALS
-        raise _failure(f"its self-test was killed by {name}", output or name, killed)
-    raise _failure("its self-test against nn.Conv2d failed", output or str(result.returncode), False)
+        raise _failure(f"its self-test was killed by {name}", verdict, output, killed)
+    raise _failure("its self-test against nn.Conv2d failed", verdict, output, False)
 
 
 def _waiting_for(folder: Path):
