@@ -82,11 +82,17 @@ def limit_onednn_isa() -> bool:
 def _key_compile_cache_by_conv_path(native: bool) -> None:
     """Keep graphs compiled on each convolution path apart: MindSpore's compile cache loaded the
     custom-op graph into a fallback run (measured), and the other way round a built-in Conv2D
-    would run uncapped, on oneDNN's reference kernel. bf16 is in the graph too (a constant)."""
-    from ..ops.native import native_conv_bf16
+    would run uncapped, on oneDNN's reference kernel. bf16 is in the graph too (a constant), and
+    so is the native library's path, whose folder is the build's key (mindcv/ops/native.py): a
+    change to the C++ alone must not load a graph naming the old library."""
+    from ..ops.native import native_conv_bf16, native_conv_library
 
     path = os.environ.get("MS_COMPILER_CACHE_PATH")
-    tag = ("onednn-bf16-conv" if native_conv_bf16() else "onednn-conv") if native else "builtin-conv"
+    if native:
+        build = Path(native_conv_library()).parent.name
+        tag = f"onednn-bf16-{build}" if native_conv_bf16() else f"onednn-{build}"
+    else:
+        tag = "builtin-conv"
     if path and Path(path).name != tag:
         os.environ["MS_COMPILER_CACHE_PATH"] = str(Path(path) / tag)
 

@@ -143,7 +143,7 @@ class _RecomputedBottleneck(nn.Cell):
 class _DenseLayer(nn.Cell):
     """BN-ReLU-Conv1x1 bottleneck, then BN-ReLU-Conv3x3 producing `growth_rate` new channels.
 
-    With `blocked_library` (nChw16c activations) each BN-ReLU pair is one oneDNN op, the norm
+    With `blocked_library` (nChw8c / nChw16c activations) each BN-ReLU pair is one oneDNN op, the norm
     cell applying the ReLU and the relu cell an identity.
     """
 
@@ -196,8 +196,9 @@ class _DenseLayer(nn.Cell):
 class _DenseBlock(nn.Cell):
     """`num_layers` dense layers, each fed the concatenation of the block input and all earlier outputs.
 
-    On the native CPU path the block works in nChw16c, changing layout once at each end, when every
-    channel count is a multiple of 16 (all four DenseNets) and the bottleneck is not recomputed.
+    On the native CPU path the block works in nChw8c / nChw16c (the channel block), changing layout
+    once at each end, when every channel count is a multiple of the block (all four DenseNets') and
+    the bottleneck is not recomputed.
     """
 
     def __init__(
@@ -212,8 +213,8 @@ class _DenseBlock(nn.Cell):
         super().__init__()
         library = _native_library()
         channels = (num_input_features, growth_rate, bn_size * growth_rate)
-        fits = all(c % channel_block() == 0 for c in channels)
-        blocked = library if library and not memory_efficient and fits else None
+        fits = library and all(c % channel_block(library) == 0 for c in channels)
+        blocked = library if fits and not memory_efficient else None
         self.cell_list = nn.CellList(
             [
                 _DenseLayer(

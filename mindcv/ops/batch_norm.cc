@@ -1,21 +1,21 @@
 // Batch normalization (training and inference, forward and backward, ReLU optionally fused) and
-// the NCHW <-> nChw16c / nChw8c layout change, for MindSpore `ops.Custom(func_type="aot")` on CPU via oneDNN.
+// the change between NCHW and the blocked layout, for MindSpore `ops.Custom(func_type="aot")` on
+// CPU via oneDNN.
 //
-// Why: DenseNet's dense blocks keep their activations in oneDNN's blocked layout (nChw16c on
-// AVX-512, nChw8c on AVX2), so the blocked convolutions (conv2d.cc) need no reorders; their
-// BatchNorm-ReLU pairs then run here, on oneDNN's kernels for that layout, in one pass. Entry points (inputs then outputs; float32; x, y,
-// dy, dx in either activation layout of onednn_runtime.h; gamma, beta, mean, var of C elements):
+// Why: DenseNet's dense blocks keep their activations in oneDNN's blocked layout, nChw8c or
+// nChw16c (the channel block of onednn_runtime.h), so the blocked convolutions (conv2d.cc) need
+// no reorders; their BatchNorm-ReLU pairs then run here, on oneDNN's kernels for that layout, in
+// one pass. Entry points (inputs then outputs; float32; x, y, dy, dx in either activation layout;
+// gamma, beta, mean, var of C elements):
 //   mindcv_bn_forward(x, gamma, beta, cfg) -> y, mean, var              (biased batch variance)
 //   mindcv_bn_backward(x, y, dy, gamma, mean, var, cfg) -> dx, dgamma, dbeta
 //   mindcv_bn_inference(x, gamma, beta, mean, var, cfg) -> y            (the given statistics)
 //   mindcv_bn_inference_backward(x, y, dy, gamma, mean, var, cfg) -> dx, dgamma, dbeta  (they are constant)
 //   mindcv_to_blocked(x) -> y,  mindcv_to_plain(x) -> y                 (NCHW <-> (N, C/B, H, W, B))
 // cfg is float32 {epsilon, relu}: with relu != 0, y = max(bn(x), 0), and the backward ops first
-// mask dy where y is 0 (y is read only then). The caller updates the moving statistics (blocked.py).
-
-#include <array>
-#include <cstring>
-#include <map>
+// mask dy where y is 0 (y is read only then). The caller updates the moving statistics
+// (blocked.py). Every shape and dtype is checked first: on a mismatch the call writes nothing
+// and returns 1, the reason on stderr.
 
 #include "onednn_runtime.h"
 
@@ -24,234 +24,228 @@ namespace {
 using namespace mindcv;
 
 enum Kind { kForward, kBackward, kInference, kInferenceBackward, kToBlocked, kToPlain };
+const char *const kKindNames[] = {"batch norm forward",          "batch norm backward",      "batch norm inference",
+                                  "batch norm inference backward", "change to the blocked layout",
+                                  "change to NCHW"};
 
-// A primitive with the scratchpad and workspace sizes it needs.
-struct Primitive {
-  dnnl_primitive_t handle = nullptr;
-  size_t scratch_bytes = 0, workspace_bytes = 0;
+// Parameter positions, inputs then outputs.
+struct ForwardParams {
+  static constexpr int kX = 0, kGamma = 1, kBeta = 2, kCfg = 3, kY = 4, kMean = 5, kVar = 6, kCount = 7;
 };
+struct InferenceParams {
+  static constexpr int kX = 0, kGamma = 1, kBeta = 2, kMean = 3, kVar = 4, kCfg = 5, kY = 6, kCount = 7;
+};
+struct BackwardParams {  // both backward kinds
+  static constexpr int kX = 0, kY = 1, kDy = 2, kGamma = 3, kMean = 4, kVar = 5, kCfg = 6, kDx = 7, kDgamma = 8,
+                       kDbeta = 9, kCount = 10;
+};
+struct LayoutParams {
+  static constexpr int kX = 0, kY = 1, kCount = 2;
+};
+enum Cfg { kEpsilon, kRelu, kCfgSize };
 
-// What one entry point runs for one shape: the normalization (or reorder), and for a fused ReLU's
-// backward the ReLU gradient before it.
+// What one entry point runs for one shape: the normalization (or reorder), and for a fused
+// ReLU's backward the ReLU gradient before it.
 struct Plan {
-  Primitive main, relu_backward;
+  Op main, relu_backward;
 };
-
-using Key = std::array<int64_t, 8>;  // kind, N, C, H, W, layout, epsilon bits, relu
-
-bool Finish(dnnl_primitive_desc_t pd, Primitive *prim) {
-  prim->scratch_bytes = dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
-  prim->workspace_bytes = dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(pd, dnnl_query_workspace_md, 0));
-  return dnnl_primitive_create(&prim->handle, pd) == dnnl_success;
-}
-
-// A fresh attribute per primitive (copies of one share its C object), with a user scratchpad.
-dnnl_primitive_attr_t UserScratchpad() {
-  dnnl_primitive_attr_t attr = nullptr;
-  if (dnnl_primitive_attr_create(&attr) != dnnl_success) return nullptr;
-  dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
-  return attr;
-}
 
 // ReLU's gradient from its output (dy where y > 0), for a ReLU fused into the forward pass.
-bool MakeReluBackward(Engine *e, const_dnnl_memory_desc_t md, Primitive *prim) {
-  dnnl_primitive_attr_t attr = UserScratchpad();
-  dnnl_primitive_desc_t fwd = nullptr, pd = nullptr;
+dnnl_status_t MakeReluBackward(Engine &engine, const_dnnl_memory_desc_t md, Op &op) {
   const auto relu = dnnl_eltwise_relu_use_dst_for_bwd;
-  bool ok = attr &&
-            dnnl_eltwise_forward_primitive_desc_create(&fwd, e->engine, dnnl_forward_training, relu, md, md, 0.f, 0.f,
-                                                       attr) == dnnl_success &&
-            dnnl_eltwise_backward_primitive_desc_create(&pd, e->engine, relu, md, md, md, 0.f, 0.f, fwd, attr) ==
-                dnnl_success &&
-            Finish(pd, prim);
-  for (auto d : {fwd, pd})
-    if (d) dnnl_primitive_desc_destroy(d);
-  if (attr) dnnl_primitive_attr_destroy(attr);
-  return ok;
+  Attr attr;
+  MINDCV_TRY(UserScratchpad(attr));
+  PrimitiveDesc fwd, bwd;
+  MINDCV_TRY(Make(fwd, dnnl_eltwise_forward_primitive_desc_create, engine.handle.get(), dnnl_forward_training, relu,
+                  md, md, 0.f, 0.f, attr.get()));
+  MINDCV_TRY(Make(bwd, dnnl_eltwise_backward_primitive_desc_create, engine.handle.get(), relu, md, md, md, 0.f, 0.f,
+                  fwd.get(), attr.get()));
+  return op.Build(bwd.get());
 }
 
 // The normalization of `kind` for one shape and layout. A fused ReLU is a flag of the forward
 // primitives; the backward ones normalize the masked gradient without it.
-bool MakeNorm(Engine *e, Kind kind, const_dnnl_memory_desc_t md, float eps, bool relu, Plan *plan) {
+dnnl_status_t MakeNorm(Engine &engine, Kind kind, const_dnnl_memory_desc_t md, float eps, bool relu, Plan &plan) {
   const bool inference = kind == kInference, backward = kind == kBackward || kind == kInferenceBackward;
   const bool given_stats = inference || kind == kInferenceBackward;
   const unsigned flags = dnnl_use_scale | dnnl_use_shift | (given_stats ? dnnl_use_global_stats : 0u);
   const unsigned forward_flags = flags | (relu && !backward ? dnnl_fuse_norm_relu : 0u);
-  dnnl_primitive_attr_t attr = UserScratchpad();
-  dnnl_primitive_desc_t fwd = nullptr, bwd = nullptr;
-  bool ok = attr && dnnl_batch_normalization_forward_primitive_desc_create(
-                        &fwd, e->engine, inference ? dnnl_forward_inference : dnnl_forward_training, md, md, eps,
-                        forward_flags, attr) == dnnl_success;
-  if (ok && backward) {
-    ok = dnnl_batch_normalization_backward_primitive_desc_create(&bwd, e->engine, dnnl_backward, md, md, md, eps,
-                                                                 flags, fwd, attr) == dnnl_success;
-  }
-  ok = ok && Finish(backward ? bwd : fwd, &plan->main);
-  ok = ok && (!(relu && backward) || MakeReluBackward(e, md, &plan->relu_backward));
-  for (auto d : {fwd, bwd})
-    if (d) dnnl_primitive_desc_destroy(d);
-  if (attr) dnnl_primitive_attr_destroy(attr);
-  return ok;
+  Attr attr;
+  MINDCV_TRY(UserScratchpad(attr));
+  PrimitiveDesc fwd, bwd;
+  MINDCV_TRY(Make(fwd, dnnl_batch_normalization_forward_primitive_desc_create, engine.handle.get(),
+                  inference ? dnnl_forward_inference : dnnl_forward_training, md, md, eps, forward_flags, attr.get()));
+  if (!backward) return plan.main.Build(fwd.get());
+  MINDCV_TRY(Make(bwd, dnnl_batch_normalization_backward_primitive_desc_create, engine.handle.get(), dnnl_backward,
+                  md, md, md, eps, flags, fwd.get(), attr.get()));
+  MINDCV_TRY(plan.main.Build(bwd.get()));
+  return relu ? MakeReluBackward(engine, md, plan.relu_backward) : dnnl_success;
 }
 
-bool MakeReorder(Engine *e, Kind kind, const int64_t *dims, dnnl_format_tag_t layout, Plan *plan) {
-  dnnl_memory_desc_t plain = Desc(4, dims, dnnl_f32, dnnl_nchw), blocked = Desc(4, dims, dnnl_f32, layout);
-  const bool to_blocked = kind == kToBlocked;
-  dnnl_primitive_desc_t pd = nullptr;
-  bool ok = plain && blocked &&
-            dnnl_reorder_primitive_desc_create(&pd, to_blocked ? plain : blocked, e->engine,
-                                               to_blocked ? blocked : plain, e->engine, nullptr) == dnnl_success &&
-            Finish(pd, &plan->main);
-  if (pd) dnnl_primitive_desc_destroy(pd);
-  for (auto d : {plain, blocked})
-    if (d) dnnl_memory_desc_destroy(d);
-  return ok;
+dnnl_status_t MakeReorder(Engine &engine, const_dnnl_memory_desc_t from, const_dnnl_memory_desc_t to, Plan &plan) {
+  PrimitiveDesc pd;
+  MINDCV_TRY(Make(pd, dnnl_reorder_primitive_desc_create, from, engine.handle.get(), to, engine.handle.get(),
+                  const_dnnl_primitive_attr_t{nullptr}));
+  return plan.main.Build(pd.get());
 }
 
-const Plan *GetPlan(Engine *e, Kind kind, const int64_t *dims, dnnl_format_tag_t layout, float eps, bool relu) {
-  static std::mutex mu;
-  static std::map<Key, std::unique_ptr<Plan>> cache;
+// The plan of `kind` for activations of `dims` (N, C, H, W) in layout `tag`, made at first use.
+const Plan *GetPlan(Engine &engine, Kind kind, const int64_t *dims, dnnl_format_tag_t tag, float eps, bool relu) {
+  static auto &cache = *new PlanCache<Plan, 8>();  // never freed, like the engine its plans use
   int32_t eps_bits = 0;
   std::memcpy(&eps_bits, &eps, sizeof(eps));
-  const Key key = {kind, dims[0], dims[1], dims[2], dims[3], layout, eps_bits, relu};
-  std::lock_guard<std::mutex> lock(mu);
-  auto &slot = cache[key];
-  if (!slot) {
-    auto plan = std::make_unique<Plan>();
-    bool ok = false;
-    if (kind == kToBlocked || kind == kToPlain) {
-      ok = MakeReorder(e, kind, dims, layout, plan.get());
-    } else {
-      dnnl_memory_desc_t md = Desc(4, dims, dnnl_f32, layout);
-      ok = md && MakeNorm(e, kind, md, eps, relu, plan.get());
-      if (md) dnnl_memory_desc_destroy(md);
-    }
-    if (!ok) return nullptr;  // not cached: the failure is reported on every call
-    slot = std::move(plan);
-  }
-  return slot.get();
+  return cache.Get({kind, dims[0], dims[1], dims[2], dims[3], tag, eps_bits, relu}, [&](Plan *plan) {
+    MemoryDesc md = Desc(4, dims, dnnl_f32, tag), plain = Desc(4, dims, dnnl_f32, dnnl_nchw);
+    if (kind == kToBlocked) return MakeReorder(engine, plain.get(), md.get(), *plan);
+    if (kind == kToPlain) return MakeReorder(engine, md.get(), plain.get(), *plan);
+    return MakeNorm(engine, kind, md.get(), eps, relu, *plan);
+  });
 }
 
-// One primitive run: tensors of descriptor `md`, C-element vectors, scratchpad and workspace from
-// per-thread buffers (the workspace of a fused ReLU's forward is not needed later: its backward
-// reads y instead).
-struct Run {
-  Engine *e;
-  dnnl_stream_t stream;
-  const_dnnl_memory_desc_t md, vec;
+// Runs the forward normalization of x into y with scale and shift, at the positions of parameter
+// struct P: the training forward computes the batch's mean and var into its outputs, the inference
+// reads the given ones.
+template <typename P>
+bool Normalize(Call &call, const Op &main, const_dnnl_memory_desc_t md, const_dnnl_memory_desc_t vec, void **d,
+               const Scratch &scratch) {
+  return call.Execute(main,
+                      {{DNNL_ARG_SRC, md, d[P::kX]},
+                       {DNNL_ARG_DST, md, d[P::kY]},
+                       {DNNL_ARG_SCALE, vec, d[P::kGamma]},
+                       {DNNL_ARG_SHIFT, vec, d[P::kBeta]},
+                       {DNNL_ARG_MEAN, vec, d[P::kMean]},
+                       {DNNL_ARG_VARIANCE, vec, d[P::kVar]}},
+                      scratch.Piece(0), scratch.Piece(1));
+}
 
-  bool operator()(const Primitive &prim, std::initializer_list<std::pair<int, void *>> tensors,
-                  std::initializer_list<std::pair<int, void *>> vectors = {}) const {
-    thread_local Buffers<2> buffers;
-    std::vector<std::unique_ptr<Memory>> memories;
-    std::vector<dnnl_exec_arg_t> args;
-    bool ok = true;
-    auto add = [&](int arg, const_dnnl_memory_desc_t d, void *data) {
-      memories.push_back(std::make_unique<Memory>(d, e, data));
-      ok = ok && memories.back()->handle;
-      args.push_back({arg, memories.back()->handle});
-    };
-    auto add_bytes = [&](int arg, size_t bytes, int buffer) {
-      const int64_t n[1] = {static_cast<int64_t>(bytes)};
-      dnnl_memory_desc_t d = Desc(1, n, dnnl_u8, dnnl_a);
-      ok = ok && d;
-      if (d) add(arg, d, buffers.Get(buffer, bytes));
-      if (d) dnnl_memory_desc_destroy(d);
-    };
-    for (auto &t : tensors) add(t.first, md, t.second);
-    for (auto &v : vectors) add(v.first, vec, v.second);
-    if (prim.scratch_bytes) add_bytes(DNNL_ARG_SCRATCHPAD, prim.scratch_bytes, 0);
-    if (prim.workspace_bytes) add_bytes(DNNL_ARG_WORKSPACE, prim.workspace_bytes, 1);
-    return ok && dnnl_primitive_execute(prim.handle, stream, static_cast<int>(args.size()), args.data()) == dnnl_success &&
-           dnnl_stream_wait(stream) == dnnl_success;
+// Checks and runs one normalization entry point.
+int Norm(Kind kind, const Params &p) {
+  using F = ForwardParams;
+  using I = InferenceParams;
+  using B = BackwardParams;
+  const char *op = kKindNames[kind];
+  const bool backward = kind == kBackward || kind == kInferenceBackward;
+  const int count = kind == kForward ? F::kCount : kind == kInference ? I::kCount : B::kCount;
+  if (p.count != count) return Fail(op, "wrong parameter count");
+  Activation x;
+  if (!x.Read(p, F::kX)) return Fail(op, "x is not a float32 (N, C, H, W) or (N, C/B, H, W, B) tensor, B 8 or 16");
+  const int64_t c = x.dims[1];
+  // Tensors of x's shape and vectors of C elements, per kind.
+  std::vector<int> like_x, vectors;
+  int cfg_index = 0;
+  if (kind == kForward) {
+    like_x = {F::kY}, vectors = {F::kGamma, F::kBeta, F::kMean, F::kVar}, cfg_index = F::kCfg;
+  } else if (kind == kInference) {
+    like_x = {I::kY}, vectors = {I::kGamma, I::kBeta, I::kMean, I::kVar}, cfg_index = I::kCfg;
+  } else {
+    like_x = {B::kY, B::kDy, B::kDx}, vectors = {B::kGamma, B::kMean, B::kVar, B::kDgamma, B::kDbeta};
+    cfg_index = B::kCfg;
   }
-};
+  if (!std::all_of(like_x.begin(), like_x.end(), [&](int i) { return p.SameAs(i, F::kX); }))
+    return Fail(op, "y, dy or dx is not of x's shape");
+  if (!std::all_of(vectors.begin(), vectors.end(), [&](int i) { return p.Is(i, {c}); }))
+    return Fail(op, "gamma, beta, mean, var or their gradients are not float32 vectors of C elements");
+  if (!p.Is(cfg_index, {kCfgSize})) return Fail(op, "cfg is not a float32 {epsilon, relu}");
+  const float *cfg = static_cast<const float *>(p.data[cfg_index]);
+  const bool relu = cfg[kRelu] != 0.f;
+  if (!(cfg[kEpsilon] > 0.f)) return Fail(op, "epsilon is not positive");
 
-int Norm(Kind kind, void **p, int *ndims, int64_t **shapes, int cfg_index) {
-  Engine *e = GetEngine();
-  dnnl_stream_t stream = e ? ThreadStream(e) : nullptr;
-  if (!stream) return 1;
-  int64_t dims[4];
-  const dnnl_format_tag_t layout = ActivationLayout(ndims[0], shapes[0], dims);
-  const float *cfg = static_cast<const float *>(p[cfg_index]);
-  const bool relu = cfg[1] != 0.f;
-  const Plan *plan = GetPlan(e, kind, dims, layout, cfg[0], relu);
-  dnnl_memory_desc_t md = Desc(4, dims, dnnl_f32, layout), vec = Desc(1, &dims[1], dnnl_f32, dnnl_a);
-  const Run run{e, stream, md, vec};
-  bool ok = plan && md && vec;
-  if (ok && kind == kForward) {
-    ok = run(plan->main, {{DNNL_ARG_SRC, p[0]}, {DNNL_ARG_DST, p[4]}},
-             {{DNNL_ARG_SCALE, p[1]}, {DNNL_ARG_SHIFT, p[2]}, {DNNL_ARG_MEAN, p[5]}, {DNNL_ARG_VARIANCE, p[6]}});
-  } else if (ok && kind == kInference) {
-    ok = run(plan->main, {{DNNL_ARG_SRC, p[0]}, {DNNL_ARG_DST, p[6]}},
-             {{DNNL_ARG_SCALE, p[1]}, {DNNL_ARG_SHIFT, p[2]}, {DNNL_ARG_MEAN, p[3]}, {DNNL_ARG_VARIANCE, p[4]}});
-  } else if (ok) {  // backward: x, y, dy, gamma, mean, var, cfg -> dx, dgamma, dbeta
-    thread_local Buffers<1> masked;
-    void *dy = p[2];
+  Engine *engine = GetEngine();
+  if (!engine) return Fail(op, "oneDNN has no CPU engine");
+  Call call(*engine);
+  if (!call.ok()) return Fail(op, "oneDNN could not make a stream");
+  const Plan *plan = GetPlan(*engine, kind, x.dims, x.tag, cfg[kEpsilon], relu);
+  if (!plan) return Fail(op, "oneDNN could not make the primitive");
+  MemoryDesc md = Desc(4, x.dims, dnnl_f32, x.tag), vec = Desc(1, &c, dnnl_f32, dnnl_a);
+  const Op &main = plan->main, &relu_backward = plan->relu_backward;
+  // Pieces: the main op's scratchpad and workspace (a fused ReLU's forward workspace is not needed
+  // later: its backward reads y), the ReLU gradient's scratchpad, the masked dy.
+  const size_t masked_bytes = backward && relu ? dnnl_memory_desc_get_size(md.get()) : 0;
+  Scratch scratch({main.scratchpad_bytes, main.workspace_bytes, relu_backward.scratchpad_bytes, masked_bytes});
+  void **d = p.data;
+  bool ok = md && vec && scratch.ok();
+  auto run = [&](const Op &o, std::initializer_list<Tensor> tensors, void *scratchpad, void *workspace) {
+    ok = ok && call.Execute(o, tensors, scratchpad, workspace);
+  };
+  if (kind == kForward) {
+    ok = ok && Normalize<F>(call, main, md.get(), vec.get(), d, scratch);
+  } else if (kind == kInference) {
+    ok = ok && Normalize<I>(call, main, md.get(), vec.get(), d, scratch);
+  } else {
+    void *dy = relu ? scratch.Piece(3) : d[B::kDy];
     if (relu) {
-      void *diff = masked.Get(0, dnnl_memory_desc_get_size(md));
-      ok = run(plan->relu_backward, {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DST, p[1]}, {DNNL_ARG_DIFF_SRC, diff}});
-      dy = diff;
+      run(relu_backward,
+          {{DNNL_ARG_DIFF_DST, md.get(), d[B::kDy]},
+           {DNNL_ARG_DST, md.get(), d[B::kY]},
+           {DNNL_ARG_DIFF_SRC, md.get(), dy}},
+          scratch.Piece(2), nullptr);
     }
-    ok = ok && run(plan->main, {{DNNL_ARG_SRC, p[0]}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_SRC, p[7]}},
-                   {{DNNL_ARG_SCALE, p[3]},
-                    {DNNL_ARG_MEAN, p[4]},
-                    {DNNL_ARG_VARIANCE, p[5]},
-                    {DNNL_ARG_DIFF_SCALE, p[8]},
-                    {DNNL_ARG_DIFF_SHIFT, p[9]}});
+    run(main,
+        {{DNNL_ARG_SRC, md.get(), d[B::kX]},
+         {DNNL_ARG_DIFF_DST, md.get(), dy},
+         {DNNL_ARG_DIFF_SRC, md.get(), d[B::kDx]},
+         {DNNL_ARG_SCALE, vec.get(), d[B::kGamma]},
+         {DNNL_ARG_MEAN, vec.get(), d[B::kMean]},
+         {DNNL_ARG_VARIANCE, vec.get(), d[B::kVar]},
+         {DNNL_ARG_DIFF_SCALE, vec.get(), d[B::kDgamma]},
+         {DNNL_ARG_DIFF_SHIFT, vec.get(), d[B::kDbeta]}},
+        scratch.Piece(0), scratch.Piece(1));
   }
-  for (auto d : {md, vec})
-    if (d) dnnl_memory_desc_destroy(d);
-  if (!ok) std::fprintf(stderr, "mindcv native op: batch normalization (kind %d) failed\n", int(kind));
-  return ok ? 0 : 1;
+  ok = call.Wait() && ok;
+  return ok ? 0 : Fail(op, "oneDNN failed to run it");
 }
 
-int ChangeLayout(Kind kind, void **params, int *ndims, int64_t **shapes) {
-  Engine *e = GetEngine();
-  dnnl_stream_t stream = e ? ThreadStream(e) : nullptr;
-  if (!stream) return 1;
-  int64_t dims[4];
-  const bool to_blocked = kind == kToBlocked;
-  const int b = to_blocked ? 1 : 0;  // the 5-D side: the output of to_blocked, the input of to_plain
-  const dnnl_format_tag_t layout = ActivationLayout(ndims[b], shapes[b], dims);
-  const Plan *plan = GetPlan(e, kind, dims, layout, 0.f, false);
-  dnnl_memory_desc_t plain = Desc(4, dims, dnnl_f32, dnnl_nchw), blocked = Desc(4, dims, dnnl_f32, layout);
-  const bool ok = plan && plain && blocked &&
-                  ExecuteReorder(e, stream, plan->main.handle, to_blocked ? plain : blocked, params[0],
-                                 to_blocked ? blocked : plain, params[1]) &&
-                  dnnl_stream_wait(stream) == dnnl_success;
-  for (auto d : {plain, blocked})
-    if (d) dnnl_memory_desc_destroy(d);
-  if (!ok) std::fprintf(stderr, "mindcv native op: layout change (kind %d) failed\n", int(kind));
-  return ok ? 0 : 1;
+// Checks and runs a layout change: NCHW x to blocked y, or blocked x to NCHW y.
+int ChangeLayout(Kind kind, const Params &p) {
+  using L = LayoutParams;
+  const char *op = kKindNames[kind];
+  if (p.count != L::kCount) return Fail(op, "wrong parameter count");
+  const int blocked_index = kind == kToBlocked ? L::kY : L::kX, plain_index = kind == kToBlocked ? L::kX : L::kY;
+  Activation blocked;
+  if (!blocked.Read(p, blocked_index) || blocked.block == 0)
+    return Fail(op, "the blocked side is not a float32 (N, C/B, H, W, B) tensor, B 8 or 16");
+  if (!p.Is(plain_index, 4, blocked.dims)) return Fail(op, "the NCHW side is not the blocked side's (N, C, H, W)");
+
+  Engine *engine = GetEngine();
+  if (!engine) return Fail(op, "oneDNN has no CPU engine");
+  Call call(*engine);
+  if (!call.ok()) return Fail(op, "oneDNN could not make a stream");
+  const Plan *plan = GetPlan(*engine, kind, blocked.dims, blocked.tag, 0.f, false);
+  if (!plan) return Fail(op, "oneDNN could not make the reorder");
+  MemoryDesc plain = Desc(4, blocked.dims, dnnl_f32, dnnl_nchw), block = Desc(4, blocked.dims, dnnl_f32, blocked.tag);
+  const_dnnl_memory_desc_t from = kind == kToBlocked ? plain.get() : block.get();
+  const_dnnl_memory_desc_t to = kind == kToBlocked ? block.get() : plain.get();
+  const bool ok = plain && block && call.Reorder(plan->main.primitive.get(), from, p.data[L::kX], to, p.data[L::kY]);
+  return call.Wait() && ok ? 0 : Fail(op, "oneDNN failed to run it");
 }
 
 }  // namespace
 
 extern "C" {
 
-int mindcv_bn_forward(int, void **params, int *ndims, int64_t **shapes, const char **, void *, void *) {
-  return Norm(kForward, params, ndims, shapes, 3);
+int mindcv_bn_forward(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  return Norm(kForward, {n, params, ndims, shapes, dtypes});
 }
 
-int mindcv_bn_backward(int, void **params, int *ndims, int64_t **shapes, const char **, void *, void *) {
-  return Norm(kBackward, params, ndims, shapes, 6);
+int mindcv_bn_backward(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  return Norm(kBackward, {n, params, ndims, shapes, dtypes});
 }
 
-int mindcv_bn_inference(int, void **params, int *ndims, int64_t **shapes, const char **, void *, void *) {
-  return Norm(kInference, params, ndims, shapes, 5);
+int mindcv_bn_inference(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  return Norm(kInference, {n, params, ndims, shapes, dtypes});
 }
 
-int mindcv_bn_inference_backward(int, void **params, int *ndims, int64_t **shapes, const char **, void *, void *) {
-  return Norm(kInferenceBackward, params, ndims, shapes, 6);
+int mindcv_bn_inference_backward(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *,
+                                 void *) {
+  return Norm(kInferenceBackward, {n, params, ndims, shapes, dtypes});
 }
 
-int mindcv_to_blocked(int, void **params, int *ndims, int64_t **shapes, const char **, void *, void *) {
-  return ChangeLayout(kToBlocked, params, ndims, shapes);
+int mindcv_to_blocked(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  return ChangeLayout(kToBlocked, {n, params, ndims, shapes, dtypes});
 }
 
-int mindcv_to_plain(int, void **params, int *ndims, int64_t **shapes, const char **, void *, void *) {
-  return ChangeLayout(kToPlain, params, ndims, shapes);
+int mindcv_to_plain(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  return ChangeLayout(kToPlain, {n, params, ndims, shapes, dtypes});
 }
 
 }  // extern "C"

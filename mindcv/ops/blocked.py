@@ -1,37 +1,49 @@
 """oneDNN's blocked activation layout inside MindSpore: layout changes and a BatchNorm for it.
 
-The layout is nChw16c on AVX-512 CPUs and nChw8c elsewhere, the block oneDNN's kernels use there
-(`channel_block`). A tensor in it is a 5-D MindSpore tensor (N, C/B, H, W, B): element-wise ops (ReLU,
+The layout is nChw16c where oneDNN runs its AVX-512 kernels and nChw8c where it runs its AVX2 ones,
+the block those kernels use (`channel_block`, from oneDNN's effective ISA, so ONEDNN_MAX_CPU_ISA
+counts). A tensor in it is a 5-D MindSpore tensor (N, C/B, H, W, B): element-wise ops (ReLU,
 Dropout) and concatenation along axis 1 work on it unchanged, and the native convolutions take
 it without the reorders they need around NCHW data. DenseNet's dense blocks change to it once at
 their start and back at their end (`ToBlocked`, `ToPlain`), with `BlockedBatchNorm2d` for their
 BatchNorms. Inside `builtin_convolutions` every cell here runs its plain MindSpore equivalent.
 """
 
+import ctypes
+import functools
+
 import mindspore as ms
 from mindspore import nn, ops
 
-from .native import cpu_has_avx512
+from . import checks
 
 
-def channel_block() -> int:
-    """Channels per block: every channel count in a blocked region is a multiple of it."""
-    return 16 if cpu_has_avx512() else 8
+@functools.cache
+def channel_block(library: str) -> int:
+    """Channels per block: every channel count in a blocked region is a multiple of it. The
+    native `library` asks oneDNN, whose ISA (16 for AVX-512, 8 for AVX2) honours ONEDNN_MAX_CPU_ISA."""
+    return ctypes.CDLL(library).mindcv_channel_block()
 
 
 def _layout_ops(library: str):
     """(to_blocked, to_plain) Custom ops, each one's gradient the other's change."""
 
-    block = channel_block()
+    block = channel_block(library)
 
     def to_blocked_shape(x):
-        return [x[0], x[1] // block, x[2], x[3], block]
+        n, c, h, w, b = checks.activation("ToBlocked", "x", x)
+        if b:
+            raise ValueError(f"ToBlocked: x must be NCHW, got shape {list(x)}")
+        return checks.activation_shape("ToBlocked", "x", n, c, h, w, block)
 
     def to_plain_shape(x):
-        return [x[0], x[1] * x[4], x[2], x[3]]
+        n, c, h, w, b = checks.activation("ToPlain", "x", x)
+        if not b:
+            raise ValueError(f"ToPlain: x must be blocked (N, C/B, H, W, B), got shape {list(x)}")
+        return [n, c, h, w]
 
     def change(name, shape, bprop=None):
-        return ops.Custom(f"{library}:mindcv_{name}", shape, _same, func_type="aot", bprop=bprop)
+        return ops.Custom(f"{library}:mindcv_{name}", shape, _float32, func_type="aot", bprop=bprop)
 
     gradient_to_plain = change("to_plain", to_plain_shape)
     gradient_to_blocked = change("to_blocked", to_blocked_shape)
@@ -46,7 +58,8 @@ def _layout_ops(library: str):
     return to_blocked, change("to_plain", to_plain_shape, to_plain_bprop)
 
 
-def _same(x):
+def _float32(x):
+    checks.dtypes("layout change", [x])
     return x
 
 
@@ -92,20 +105,39 @@ def _norm_ops(library: str):
     """(training, inference) Custom ops: with the batch's statistics, which it also returns, or
     with given ones, held constant in the gradient."""
 
-    def x_and_two_vectors(x, gamma, *_):
-        return x, gamma, gamma
+    op = "BlockedBatchNorm2d"
 
-    def dx_and_two_vectors(x, y, dy, gamma, *_):
-        return x, gamma, gamma
+    def vectors(x, names, *shapes):
+        """Checks x and the per-channel vectors (then cfg's shape); returns C."""
+        channels = checks.activation(op, "x", x)[1]
+        for name, shape in zip(names.split(), shapes[:-1]):
+            checks.vector(op, name, shape, channels)
+        checks.same_shape(op, "cfg", shapes[-1], [2])
+        return channels
 
-    def three_like_x(x, *_):
-        return x, x, x
+    def training_shape(x, gamma, beta, cfg):
+        channels = vectors(x, "gamma beta", gamma, beta, cfg)
+        return list(x), [channels], [channels]
 
-    def like_x(x, *_):
-        return x
+    def inference_shape(x, gamma, beta, mean, var, cfg):
+        vectors(x, "gamma beta mean var", gamma, beta, mean, var, cfg)
+        return list(x)
+
+    def backward_shape(x, y, dy, gamma, mean, var, cfg):
+        channels = vectors(x, "gamma mean var", gamma, mean, var, cfg)
+        checks.same_shape(op, "y", y, x)
+        checks.same_shape(op, "dy", dy, x)
+        return list(x), [channels], [channels]
+
+    def float32(*types):
+        checks.dtypes(op, types)
+        return types[0]
+
+    def three_float32(*types):
+        return (float32(*types),) * 3
 
     def backward(name):
-        return ops.Custom(f"{library}:{name}", dx_and_two_vectors, three_like_x, func_type="aot")
+        return ops.Custom(f"{library}:{name}", backward_shape, three_float32, func_type="aot")
 
     batch_backward, given_backward = backward("mindcv_bn_backward"), backward("mindcv_bn_inference_backward")
 
@@ -120,8 +152,8 @@ def _norm_ops(library: str):
     def forward(name, shape, dtype, bprop):
         return ops.Custom(f"{library}:{name}", shape, dtype, func_type="aot", bprop=bprop)
 
-    training = forward("mindcv_bn_forward", x_and_two_vectors, three_like_x, training_bprop)
-    return training, forward("mindcv_bn_inference", like_x, like_x, inference_bprop)
+    training = forward("mindcv_bn_forward", training_shape, three_float32, training_bprop)
+    return training, forward("mindcv_bn_inference", inference_shape, float32, inference_bprop)
 
 
 class BlockedBatchNorm2d(nn.BatchNorm2d):

@@ -2,22 +2,22 @@
 // on CPU, through the oneDNN library MindSpore already loads (libdnnl.so.3, THREADPOOL runtime).
 //
 // Why: MindSpore 2.10 runs plain-layout (NCHW) convolutions on AVX-512 CPUs in oneDNN's reference
-// kernel. Here the tensors stay NCHW at the op boundary but are reordered to the blocked layouts
-// oneDNN picks itself (format_tag::any), which dispatch to its AVX-512 / AMX kernels.
+// kernel. Here the tensors cross the op boundary in NCHW or in the blocked layout of
+// onednn_runtime.h, and are reordered where needed to the layouts oneDNN picks itself
+// (format_tag::any), which dispatch to its AVX2 / AVX-512 / AMX kernels.
 //
 // Every entry point has the aot signature; inputs then outputs:
 //   mindcv_conv_forward(x, w, cfg) -> y
 //   mindcv_conv_backward_data(x, w, dy, cfg) -> dx       (x is read for its shape only)
 //   mindcv_conv_backward_weights(x, w, dy, cfg) -> dw    (w is read for its shape only)
-// x, w, dy, y, dx, dw are float32; weights OIHW; activations NCHW, or nChw16c / nChw8c as a 5-D
-// tensor (N, C/B, H, W, B), the layout DenseNet's dense blocks keep between ops (onednn_runtime.h).
+// x, w, dy, y, dx, dw are float32; weights OIHW; activations NCHW, or nChw8c / nChw16c (the channel
+// block B) as a 5-D tensor (N, C/B, H, W, B), the layout DenseNet's dense blocks keep between ops.
 // cfg is int32 {stride, padding, bf16}: the convolution runs in bfloat16 (AVX512_BF16 / AMX) when
-// bf16 != 0, the reorders doing the casts; in float32 where oneDNN has no bfloat16 kernel for it
-// (said once on stderr; mindcv_conv_bf16_supported tells whether this CPU has any).
-// Attributes are passed as a tensor because MindSpore 2.10's AotExtra attributes read as defaults.
-
-#include <array>
-#include <map>
+// bf16 != 0, the reorders doing the casts; in float32 for a shape and direction oneDNN has no
+// bfloat16 kernel for (said once on stderr; mindcv_conv_bf16_supported tells whether this CPU
+// has any). Attributes are passed as a tensor because MindSpore 2.10's AotExtra attributes read
+// as defaults. Every shape and dtype is checked first: on a mismatch the call writes nothing and
+// returns 1, the reason on stderr.
 
 #include "onednn_runtime.h"
 
@@ -25,232 +25,231 @@ namespace {
 
 using namespace mindcv;
 
-enum Kind { kForward = 0, kBackwardData = 1, kBackwardWeights = 2 };
+enum Kind { kForward, kBackwardData, kBackwardWeights };
+const char *const kKindNames[] = {"convolution forward", "convolution backward-data", "convolution backward-weights"};
 
-// One oneDNN tensor argument: its float32 layout at the op boundary (OIHW weights, NCHW or
-// blocked activations), the layout the convolution chose, and the reorder between them (null
-// when they are the same, as for nChw16c activations on AVX-512 and nChw8c on AVX2).
+// Parameter positions, inputs then the output.
+struct ForwardParams {
+  static constexpr int kX = 0, kW = 1, kCfg = 2, kY = 3, kCount = 4;
+};
+struct BackwardParams {
+  static constexpr int kX = 0, kW = 1, kDy = 2, kCfg = 3, kOut = 4, kCount = 5;  // kOut: dx or dw
+};
+enum Cfg { kStride, kPadding, kBf16, kCfgSize };
+
+// The convolution of x (N,C,H,W) with w (O,C,KH,KW) at `stride` and symmetric `pad`: output
+// size floor((H + 2 pad - KH) / stride) + 1, as nn.Conv2d pad_mode="pad".
+struct Geometry {
+  int64_t x[4], w[4], y[4];
+  dnnl_dims_t strides, dilates = {0, 0}, pad_l, pad_r;
+
+  Geometry(const int64_t *x_dims, const int64_t *w_dims, int64_t stride, int64_t pad)
+      : x{x_dims[0], x_dims[1], x_dims[2], x_dims[3]},
+        w{w_dims[0], w_dims[1], w_dims[2], w_dims[3]},
+        y{x[0], w[0], (x[2] + 2 * pad - w[2]) / stride + 1, (x[3] + 2 * pad - w[3]) / stride + 1},
+        strides{stride, stride},
+        pad_l{pad, pad},
+        pad_r{(y[2] - 1) * stride + w[2] - x[2] - pad, (y[3] - 1) * stride + w[3] - x[3] - pad} {}
+};
+
+// One tensor argument: its float32 layout at the op boundary (OIHW weights, NCHW or blocked
+// activations), the layout the convolution chose, and the reorder between them (none when they
+// are the same, as for blocked activations whose block is the kernel's).
 struct Arg {
   int dnnl_arg = 0;
-  dnnl_memory_desc_t plain = nullptr, inner = nullptr;
-  dnnl_primitive_t reorder = nullptr;
+  MemoryDesc plain, inner;
+  Primitive reorder;
 };
 
-// A convolution of one shape and kind: two inputs, one output, and its scratchpad size.
+// A convolution of one shape and kind: two inputs, then the output.
 struct Plan {
-  dnnl_primitive_t conv = nullptr;
-  std::array<Arg, 3> args;  // inputs, then the output
-  size_t scratch_bytes = 0;
+  Op conv;
+  std::array<Arg, 3> args;
 };
 
-// Plans by kind and shape, shared by concurrently running kernels.
-struct PlanCache {
-  std::mutex mu;
-  std::map<std::array<int64_t, 12>, std::unique_ptr<Plan>> plans;
-};
-
-// Completes `arg` from the primitive descriptor's chosen layout; `to_plain` for outputs.
-bool FinishArg(Engine *r, const_dnnl_primitive_desc_t pd, Arg *arg, bool to_plain) {
-  if (dnnl_memory_desc_clone(&arg->inner, dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, arg->dnnl_arg)) !=
-      dnnl_success)
-    return false;
-  if (dnnl_memory_desc_equal(arg->plain, arg->inner)) return true;
-  const_dnnl_memory_desc_t from = to_plain ? arg->inner : arg->plain, to = to_plain ? arg->plain : arg->inner;
-  dnnl_primitive_desc_t rpd = nullptr;
-  if (dnnl_reorder_primitive_desc_create(&rpd, from, r->engine, to, r->engine, nullptr) != dnnl_success) return false;
-  bool ok = dnnl_primitive_create(&arg->reorder, rpd) == dnnl_success;
-  dnnl_primitive_desc_destroy(rpd);
-  return ok;
+// Completes `arg` from the primitive descriptor's chosen layout; `to_plain` for the output.
+dnnl_status_t FinishArg(Engine &engine, const_dnnl_primitive_desc_t pd, Arg &arg, bool to_plain) {
+  const_dnnl_memory_desc_t chosen = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, arg.dnnl_arg);
+  MINDCV_TRY(Make(arg.inner, dnnl_memory_desc_clone, chosen));
+  if (dnnl_memory_desc_equal(arg.plain.get(), arg.inner.get())) return dnnl_success;
+  const_dnnl_memory_desc_t from = to_plain ? arg.inner.get() : arg.plain.get();
+  const_dnnl_memory_desc_t to = to_plain ? arg.plain.get() : arg.inner.get();
+  PrimitiveDesc reorder;
+  MINDCV_TRY(Make(reorder, dnnl_reorder_primitive_desc_create, from, engine.handle.get(), to, engine.handle.get(),
+                  const_dnnl_primitive_attr_t{nullptr}));
+  return Make(arg.reorder, dnnl_primitive_create, reorder.get());
 }
 
-// The forward convolution of x (N,C,H,W) with w (O,C,KH,KW) at `stride` and symmetric `pad`
-// (output size floor((H + 2 pad - KH) / stride) + 1, as nn.Conv2d pad_mode="pad"), every tensor
-// of type `t` in the layout oneDNN prefers; `y` gets the output's dims. The backward
-// descriptors take it as their hint.
-dnnl_status_t ForwardDesc(Engine *r, const int64_t *x, const int64_t *w, int64_t stride, int64_t pad,
-                          dnnl_data_type_t t, const_dnnl_primitive_attr_t attr, int64_t *y,
-                          dnnl_primitive_desc_t *fwd) {
-  y[0] = x[0];
-  y[1] = w[0];
-  y[2] = (x[2] + 2 * pad - w[2]) / stride + 1;
-  y[3] = (x[3] + 2 * pad - w[3]) / stride + 1;
-  dnnl_dims_t strides = {stride, stride}, dilates = {0, 0}, pad_l = {pad, pad};
-  dnnl_dims_t pad_r = {(y[2] - 1) * stride + w[2] - x[2] - pad, (y[3] - 1) * stride + w[3] - x[3] - pad};
-  dnnl_memory_desc_t any_x = Desc(4, x, t, dnnl_format_tag_any), any_w = Desc(4, w, t, dnnl_format_tag_any);
-  dnnl_memory_desc_t any_y = Desc(4, y, t, dnnl_format_tag_any);
-  const dnnl_status_t status = dnnl_convolution_forward_primitive_desc_create(
-      fwd, r->engine, dnnl_forward_training, dnnl_convolution_direct, any_x, any_w, nullptr, any_y, strides,
-      dilates, pad_l, pad_r, attr);
-  for (auto md : {any_x, any_w, any_y}) dnnl_memory_desc_destroy(md);
-  return status;
+// The forward convolution with every tensor of type `t` in the layout oneDNN prefers; the
+// backward descriptors take it as their hint.
+dnnl_status_t ForwardDesc(Engine &engine, const Geometry &g, dnnl_data_type_t t, const_dnnl_primitive_attr_t attr,
+                          PrimitiveDesc &fwd) {
+  MemoryDesc x = Desc(4, g.x, t, dnnl_format_tag_any), w = Desc(4, g.w, t, dnnl_format_tag_any);
+  MemoryDesc y = Desc(4, g.y, t, dnnl_format_tag_any);
+  return Make(fwd, dnnl_convolution_forward_primitive_desc_create, engine.handle.get(), dnnl_forward_training,
+              dnnl_convolution_direct, x.get(), w.get(), const_dnnl_memory_desc_t{nullptr}, y.get(), g.strides,
+              g.dilates, g.pad_l, g.pad_r, attr);
+}
+
+// Fills `plan` with the convolution of `kind` computed in type `t`, activations in layout `act`
+// at the op boundary. Returns oneDNN's status: dnnl_unimplemented when it has no kernel for `t`.
+dnnl_status_t MakePlan(Engine &engine, Kind kind, const Geometry &g, dnnl_format_tag_t act, dnnl_data_type_t t,
+                       Plan &plan) {
+  Attr attr;
+  MINDCV_TRY(UserScratchpad(attr));
+  PrimitiveDesc fwd, bwd;
+  MINDCV_TRY(ForwardDesc(engine, g, t, attr.get(), fwd));
+  MemoryDesc any_x = Desc(4, g.x, t, dnnl_format_tag_any), any_w = Desc(4, g.w, t, dnnl_format_tag_any);
+  MemoryDesc any_y = Desc(4, g.y, t, dnnl_format_tag_any);
+  MemoryDesc any_dw = Desc(4, g.w, dnnl_f32, dnnl_format_tag_any);  // weight gradients accumulate in float32
+  auto &a = plan.args;
+  if (kind == kForward) {
+    a[0] = {DNNL_ARG_SRC, Desc(4, g.x, dnnl_f32, act)};
+    a[1] = {DNNL_ARG_WEIGHTS, Desc(4, g.w, dnnl_f32, dnnl_oihw)};
+    a[2] = {DNNL_ARG_DST, Desc(4, g.y, dnnl_f32, act)};
+  } else if (kind == kBackwardData) {
+    MINDCV_TRY(Make(bwd, dnnl_convolution_backward_data_primitive_desc_create, engine.handle.get(),
+                    dnnl_convolution_direct, any_x.get(), any_w.get(), any_y.get(), g.strides, g.dilates, g.pad_l,
+                    g.pad_r, fwd.get(), attr.get()));
+    a[0] = {DNNL_ARG_DIFF_DST, Desc(4, g.y, dnnl_f32, act)};
+    a[1] = {DNNL_ARG_WEIGHTS, Desc(4, g.w, dnnl_f32, dnnl_oihw)};
+    a[2] = {DNNL_ARG_DIFF_SRC, Desc(4, g.x, dnnl_f32, act)};
+  } else {
+    MINDCV_TRY(Make(bwd, dnnl_convolution_backward_weights_primitive_desc_create, engine.handle.get(),
+                    dnnl_convolution_direct, any_x.get(), any_dw.get(), const_dnnl_memory_desc_t{nullptr},
+                    any_y.get(), g.strides, g.dilates, g.pad_l, g.pad_r, fwd.get(), attr.get()));
+    a[0] = {DNNL_ARG_SRC, Desc(4, g.x, dnnl_f32, act)};
+    a[1] = {DNNL_ARG_DIFF_DST, Desc(4, g.y, dnnl_f32, act)};
+    a[2] = {DNNL_ARG_DIFF_WEIGHTS, Desc(4, g.w, dnnl_f32, dnnl_oihw)};
+  }
+  const_dnnl_primitive_desc_t pd = kind == kForward ? fwd.get() : bwd.get();
+  for (int i = 0; i < 3; ++i) MINDCV_TRY(FinishArg(engine, pd, a[i], i == 2));
+  return plan.conv.Build(pd);
 }
 
 // Said once per process: a bfloat16 convolution oneDNN has no kernel for runs in float32.
-void NoteFloat32Fallback(const int64_t *x, const int64_t *w, int64_t stride) {
+void NoteFloat32Fallback(Kind kind, const Geometry &g, int64_t stride) {
   static std::atomic<bool> said{false};
   if (said.exchange(true)) return;
   std::fprintf(stderr,
-               "mindcv native op: oneDNN (CPU ISA %d) has no bfloat16 kernel for the %ldx%ld/%ld convolution "
-               "of %ldx%ldx%ldx%ld; it and any other such convolution run in float32\n",
-               int(dnnl_get_effective_cpu_isa()), long(w[2]), long(w[3]), long(stride), long(x[0]), long(x[1]),
-               long(x[2]), long(x[3]));
+               "mindcv native op: oneDNN (CPU ISA %d) has no bfloat16 kernel for the %s of the %ldx%ld/%ld "
+               "convolution of %ldx%ldx%ldx%ld; it and any other such convolution run in float32\n",
+               int(dnnl_get_effective_cpu_isa()), kKindNames[kind], long(g.w[2]), long(g.w[3]), long(stride),
+               long(g.x[0]), long(g.x[1]), long(g.x[2]), long(g.x[3]));
 }
 
-// Builds the plan of `kind` for ForwardDesc's convolution, the activations in layout `act` at the
-// op boundary; in float32 where oneDNN has no bfloat16 kernel for it.
-Plan *MakePlan(Engine *r, Kind kind, const int64_t *x, const int64_t *w, int64_t stride, int64_t pad, bool bf16,
-               dnnl_format_tag_t act) {
-  const dnnl_data_type_t t = bf16 ? dnnl_bf16 : dnnl_f32;
-  // A fresh attribute object per primitive: copies of one would share its C object.
-  dnnl_primitive_attr_t attr = nullptr;
-  MINDCV_CHECK(dnnl_primitive_attr_create(&attr));
-  MINDCV_CHECK(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
-  int64_t y[4];
-  dnnl_primitive_desc_t fwd = nullptr, pd = nullptr;
-  const dnnl_status_t found = ForwardDesc(r, x, w, stride, pad, t, attr, y, &fwd);
-  if (found == dnnl_unimplemented && bf16) {
-    dnnl_primitive_attr_destroy(attr);
-    NoteFloat32Fallback(x, w, stride);
-    return MakePlan(r, kind, x, w, stride, pad, false, act);
-  }
-  MINDCV_CHECK(found);
-  dnnl_memory_desc_t any_x = Desc(4, x, t, dnnl_format_tag_any), any_w = Desc(4, w, t, dnnl_format_tag_any);
-  dnnl_memory_desc_t any_y = Desc(4, y, t, dnnl_format_tag_any);
-  // Weight gradients accumulate in float32 even for bfloat16 inputs.
-  dnnl_memory_desc_t any_dw = Desc(4, w, dnnl_f32, dnnl_format_tag_any);
-  dnnl_dims_t strides = {stride, stride}, dilates = {0, 0}, pad_l = {pad, pad};
-  dnnl_dims_t pad_r = {(y[2] - 1) * stride + w[2] - x[2] - pad, (y[3] - 1) * stride + w[3] - x[3] - pad};
-  auto plan = std::make_unique<Plan>();
-  auto &a = plan->args;
-  if (kind == kForward) {
-    pd = fwd;
-    a[0] = {DNNL_ARG_SRC, Desc(4, x, dnnl_f32, act)};
-    a[1] = {DNNL_ARG_WEIGHTS, Desc(4, w, dnnl_f32, dnnl_oihw)};
-    a[2] = {DNNL_ARG_DST, Desc(4, y, dnnl_f32, act)};
-  } else if (kind == kBackwardData) {
-    MINDCV_CHECK(dnnl_convolution_backward_data_primitive_desc_create(&pd, r->engine, dnnl_convolution_direct, any_x,
-                                                               any_w, any_y, strides, dilates, pad_l, pad_r,
-                                                               fwd, attr));
-    a[0] = {DNNL_ARG_DIFF_DST, Desc(4, y, dnnl_f32, act)};
-    a[1] = {DNNL_ARG_WEIGHTS, Desc(4, w, dnnl_f32, dnnl_oihw)};
-    a[2] = {DNNL_ARG_DIFF_SRC, Desc(4, x, dnnl_f32, act)};
-  } else {
-    MINDCV_CHECK(dnnl_convolution_backward_weights_primitive_desc_create(&pd, r->engine, dnnl_convolution_direct, any_x,
-                                                                  any_dw, nullptr, any_y, strides, dilates,
-                                                                  pad_l, pad_r, fwd, attr));
-    a[0] = {DNNL_ARG_SRC, Desc(4, x, dnnl_f32, act)};
-    a[1] = {DNNL_ARG_DIFF_DST, Desc(4, y, dnnl_f32, act)};
-    a[2] = {DNNL_ARG_DIFF_WEIGHTS, Desc(4, w, dnnl_f32, dnnl_oihw)};
-  }
-  for (int i = 0; i < 3; ++i) {
-    if (!FinishArg(r, pd, &a[i], i == 2)) return nullptr;
-  }
-  plan->scratch_bytes = dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
-  MINDCV_CHECK(dnnl_primitive_create(&plan->conv, pd));
-  if (pd != fwd) dnnl_primitive_desc_destroy(pd);
-  dnnl_primitive_desc_destroy(fwd);
-  dnnl_primitive_attr_destroy(attr);
-  for (auto md : {any_x, any_w, any_y, any_dw}) dnnl_memory_desc_destroy(md);
-  return plan.release();
+// The plan of `kind` for this convolution, made at first use; in float32 when `bf16` is asked
+// but oneDNN has no bfloat16 kernel for this kind and shape (each direction decides on its own,
+// so a step whose forward has one and backward none still runs). Null if it cannot be made.
+const Plan *GetPlan(Engine &engine, Kind kind, const Geometry &g, int64_t stride, int64_t pad, bool bf16,
+                    dnnl_format_tag_t act) {
+  static auto &cache = *new PlanCache<Plan, 12>();  // never freed, like the engine its plans use
+  const PlanCache<Plan, 12>::Key key = {kind, g.x[0], g.x[1], g.x[2], g.x[3], g.w[0], g.w[2], g.w[3],
+                                        stride, pad,    bf16,   act};
+  return cache.Get(key, [&](Plan *plan) {
+    dnnl_status_t status = MakePlan(engine, kind, g, act, bf16 ? dnnl_bf16 : dnnl_f32, *plan);
+    if (status == dnnl_unimplemented && bf16) {
+      NoteFloat32Fallback(kind, g, stride);
+      *plan = Plan();
+      status = MakePlan(engine, kind, g, act, dnnl_f32, *plan);
+    }
+    if (status != dnnl_success) std::fprintf(stderr, "mindcv native op: oneDNN status %d\n", int(status));
+    return status;
+  });
 }
 
-Plan *GetPlan(Engine *r, Kind kind, const int64_t *x, const int64_t *w, int64_t stride, int64_t pad, bool bf16,
-              dnnl_format_tag_t act) {
-  static PlanCache cache;
-  const std::array<int64_t, 12> key = {kind, x[0], x[1], x[2], x[3], w[0], w[2], w[3], stride, pad, bf16, act};
-  std::lock_guard<std::mutex> lock(cache.mu);
-  auto &slot = cache.plans[key];
-  if (!slot) slot.reset(MakePlan(r, kind, x, w, stride, pad, bf16, act));
-  return slot.get();
-}
-
-bool Reorder(dnnl_stream_t s, Engine *r, const Arg &arg, void *plain, void *inner, bool to_plain) {
-  return to_plain ? ExecuteReorder(r, s, arg.reorder, arg.inner, inner, arg.plain, plain)
-                  : ExecuteReorder(r, s, arg.reorder, arg.plain, plain, arg.inner, inner);
-}
-
-// Blocked copies of the three tensors and the scratchpad, per calling thread, so concurrent
-// kernels never share one.
-bool Execute(Engine *r, Plan *plan, void *in0, void *in1, void *out) {
-  thread_local Buffers<4> buffers;
-  dnnl_stream_t stream = ThreadStream(r);
-  if (!stream) return false;
+// Runs `plan` on its two inputs and its output at the op boundary: inputs whose layout differs
+// from the convolution's are first reordered into scratch copies, the output back from one.
+bool Execute(Call &call, const Plan &plan, void *in0, void *in1, void *out) {
+  const auto &a = plan.args;
+  auto copy_bytes = [&](int i) { return a[i].reorder ? dnnl_memory_desc_get_size(a[i].inner.get()) : 0; };
+  Scratch scratch({copy_bytes(0), copy_bytes(1), copy_bytes(2), plan.conv.scratchpad_bytes});
+  if (!scratch.ok()) return false;
   void *user[3] = {in0, in1, out}, *inner[3];
-  dnnl_memory_t mem[4] = {};
-  dnnl_exec_arg_t args[4];
+  for (int i = 0; i < 3; ++i) inner[i] = a[i].reorder ? scratch.Piece(i) : user[i];
   bool ok = true;
-  for (int i = 0; i < 3 && ok; ++i) {
-    const Arg &a = plan->args[i];
-    inner[i] = a.reorder ? buffers.Get(i, dnnl_memory_desc_get_size(a.inner)) : user[i];
-    if (a.reorder && i < 2) ok = Reorder(stream, r, a, user[i], inner[i], false);
-    ok = ok && dnnl_memory_create(&mem[i], a.inner, r->engine, inner[i]) == dnnl_success;
-    args[i] = {a.dnnl_arg, mem[i]};
+  for (int i = 0; i < 2; ++i) {
+    if (!a[i].reorder) continue;
+    ok = ok && call.Reorder(a[i].reorder.get(), a[i].plain.get(), user[i], a[i].inner.get(), inner[i]);
   }
-  int nargs = 3;
-  if (ok && plan->scratch_bytes) {
-    dnnl_memory_desc_t md = nullptr;
-    const dnnl_dims_t n = {static_cast<int64_t>(plan->scratch_bytes)};
-    ok = dnnl_memory_desc_create_with_tag(&md, 1, n, dnnl_u8, dnnl_a) == dnnl_success &&
-         dnnl_memory_create(&mem[3], md, r->engine, buffers.Get(3, plan->scratch_bytes)) == dnnl_success;
-    if (md) dnnl_memory_desc_destroy(md);
-    args[nargs++] = {DNNL_ARG_SCRATCHPAD, mem[3]};
-  }
-  ok = ok && dnnl_primitive_execute(plan->conv, stream, nargs, args) == dnnl_success;
-  if (ok && plan->args[2].reorder) ok = Reorder(stream, r, plan->args[2], user[2], inner[2], true);
-  ok = ok && dnnl_stream_wait(stream) == dnnl_success;
-  for (auto m : mem)
-    if (m) dnnl_memory_destroy(m);
-  return ok;
+  ok = ok && call.Execute(plan.conv,
+                          {{a[0].dnnl_arg, a[0].inner.get(), inner[0]},
+                           {a[1].dnnl_arg, a[1].inner.get(), inner[1]},
+                           {a[2].dnnl_arg, a[2].inner.get(), inner[2]}},
+                          scratch.Piece(3));
+  if (a[2].reorder) ok = ok && call.Reorder(a[2].reorder.get(), a[2].inner.get(), inner[2], a[2].plain.get(), user[2]);
+  return call.Wait() && ok;
 }
 
-// Shared body of the three entry points: params holds the inputs then the output.
-int Run(Kind kind, int nparam, void **params, int *ndims, int64_t **shapes) {
-  const int cfg_index = nparam - 2;
-  const int32_t *cfg = static_cast<const int32_t *>(params[cfg_index]);
-  Engine *r = GetEngine();
-  if (!r) return 1;
-  int64_t x[4];
-  const dnnl_format_tag_t act = ActivationLayout(ndims[0], shapes[0], x);
-  Plan *plan = GetPlan(r, kind, x, shapes[1], cfg[0], cfg[1], cfg[2] != 0, act);
-  if (!plan) return 1;
-  void *out = params[nparam - 1];
-  bool ok = kind == kForward        ? Execute(r, plan, params[0], params[1], out)
-            : kind == kBackwardData ? Execute(r, plan, params[2], params[1], out)
-                                    : Execute(r, plan, params[0], params[2], out);
-  if (!ok) std::fprintf(stderr, "mindcv native op: convolution (kind %d) failed\n", int(kind));
-  return ok ? 0 : 1;
+// Shared body of the three entry points: checks every parameter, then runs the plan.
+int Run(Kind kind, const Params &p) {
+  const char *op = kKindNames[kind];
+  const bool forward = kind == kForward;
+  if (p.count != (forward ? ForwardParams::kCount : BackwardParams::kCount)) return Fail(op, "wrong parameter count");
+  const int kX = ForwardParams::kX, kW = ForwardParams::kW;  // the same in both
+  const int kCfg = forward ? ForwardParams::kCfg : BackwardParams::kCfg;
+  const int kOut = forward ? ForwardParams::kY : BackwardParams::kOut;
+  Activation x;
+  if (!x.Read(p, kX)) return Fail(op, "x is not a float32 (N, C, H, W) or (N, C/B, H, W, B) tensor, B 8 or 16");
+  const int64_t *w = p.shapes[kW];  // its dims are read only once its rank is known to be 4
+  if (p.ndims[kW] != 4 || !p.Is(kW, {w[0], x.dims[1], w[2], w[3]}) || std::min({w[0], w[2], w[3]}) < 1)
+    return Fail(op, "w is not a float32 (O, C, KH, KW) tensor with x's C");
+  if (!p.Is(kCfg, {kCfgSize}, "int32")) return Fail(op, "cfg is not an int32 {stride, padding, bf16}");
+  const int32_t *cfg = static_cast<const int32_t *>(p.data[kCfg]);
+  const int64_t stride = cfg[kStride], pad = cfg[kPadding];
+  if (stride < 1 || pad < 0 || (cfg[kBf16] != 0 && cfg[kBf16] != 1)) return Fail(op, "cfg holds a bad value");
+  const Geometry g(x.dims, w, stride, pad);
+  if (g.y[2] < 1 || g.y[3] < 1) return Fail(op, "the kernel is larger than the padded input");
+  if (kind != kForward && !x.Matches(p, BackwardParams::kDy, g.y[1], g.y[2], g.y[3]))
+    return Fail(op, "dy's shape is not the forward output's");
+  const bool out_ok = kind == kForward           ? x.Matches(p, kOut, g.y[1], g.y[2], g.y[3])
+                      : kind == kBackwardData    ? x.Matches(p, kOut)
+                                                 : p.Is(kOut, 4, w);
+  if (!out_ok) return Fail(op, "the output's shape is not the convolution's (O a multiple of B when blocked)");
+
+  Engine *engine = GetEngine();
+  if (!engine) return Fail(op, "oneDNN has no CPU engine");
+  Call call(*engine);
+  if (!call.ok()) return Fail(op, "oneDNN could not make a stream");
+  const Plan *plan = GetPlan(*engine, kind, g, stride, pad, cfg[kBf16] != 0, x.tag);
+  if (!plan) return Fail(op, "oneDNN could not make the primitive");
+  void **d = p.data;
+  const bool ok = forward                  ? Execute(call, *plan, d[kX], d[kW], d[kOut])
+                  : kind == kBackwardData ? Execute(call, *plan, d[BackwardParams::kDy], d[kW], d[kOut])
+                                          : Execute(call, *plan, d[kX], d[BackwardParams::kDy], d[kOut]);
+  return ok ? 0 : Fail(op, "oneDNN failed to run it");
 }
 
 }  // namespace
 
 extern "C" {
 
-int mindcv_conv_forward(int nparam, void **params, int *ndims, int64_t **shapes, const char **, void *, void *) {
-  return Run(kForward, nparam, params, ndims, shapes);
+int mindcv_conv_forward(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *,
+                        void *) {
+  return Run(kForward, {nparam, params, ndims, shapes, dtypes});
 }
 
-int mindcv_conv_backward_data(int nparam, void **params, int *ndims, int64_t **shapes, const char **, void *,
+int mindcv_conv_backward_data(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *,
                               void *) {
-  return Run(kBackwardData, nparam, params, ndims, shapes);
+  return Run(kBackwardData, {nparam, params, ndims, shapes, dtypes});
 }
 
-int mindcv_conv_backward_weights(int nparam, void **params, int *ndims, int64_t **shapes, const char **, void *,
-                                 void *) {
-  return Run(kBackwardWeights, nparam, params, ndims, shapes);
+int mindcv_conv_backward_weights(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
+                                 void *, void *) {
+  return Run(kBackwardWeights, {nparam, params, ndims, shapes, dtypes});
 }
 
 // 1 when this oneDNN has a bfloat16 convolution on this CPU (it needs AVX-512, AVX2-VNNI-2 or AMX),
 // else 0: the self-test records it, so amp_level bf16 can refuse plainly where there is none.
 int mindcv_conv_bf16_supported() {
-  Engine *r = GetEngine();
-  if (!r) return 0;
+  Engine *engine = GetEngine();
   const int64_t x[4] = {1, 16, 8, 8}, w[4] = {16, 16, 3, 3};
-  int64_t y[4];
-  dnnl_primitive_desc_t fwd = nullptr;
-  if (ForwardDesc(r, x, w, 1, 1, dnnl_bf16, nullptr, y, &fwd) != dnnl_success) return 0;
-  dnnl_primitive_desc_destroy(fwd);
-  return 1;
+  PrimitiveDesc fwd;
+  return engine && ForwardDesc(*engine, Geometry(x, w, 1, 1), dnnl_bf16, nullptr, fwd) == dnnl_success;
 }
+
+// Channels per block of the blocked layout at oneDNN's effective ISA (onednn_runtime.h).
+int mindcv_channel_block() { return ChannelBlock(); }
 
 // The loaded oneDNN's version and CPU runtime, for the load-time check: {major, minor, patch, runtime}.
 void mindcv_dnnl_version(int *out) {

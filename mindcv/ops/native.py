@@ -15,14 +15,24 @@ runs with the cap (a no-op without AVX-512); when the native path was wanted but
 one warning line says why.
 
 The library is compiled at first use (pip's build isolation has no MindSpore to link against)
-into `$MINDCV_HOME/native/<key>/`, the key hashing the sources (C++, op wrapper, self-test),
-headers, compiler and MindSpore version; the build runs under a folder lock and is renamed into
-place. A self-test against nn.Conv2d runs once per build in a subprocess, so a crash there cannot
-take this process down and a failure can still fall back with the cap; its verdict is kept, with
-whether this CPU has oneDNN bfloat16 convolutions (AVX-512, AVX2-VNNI-2 or AMX) for amp_level bf16.
-Child processes inherit the checked library's path and skip the checks.
+into `$MINDCV_HOME/native/<key>/`, the key hashing everything that changes the binary: the files
+of mindcv/ops (C++, headers, op wrappers, self-test), the compile command (compiler, flags,
+MindSpore's library folder baked in as rpath), the compiler's version and MindSpore's. The build
+runs under a folder lock (bounded wait, saying what it waits for) and is renamed into place. A
+self-test against nn.Conv2d runs in a subprocess, so a crash there cannot take this process
+down and a failure can still fall back with the cap. Its verdict is kept beside the build per CPU
+(`passed-<cpu>`, saying whether it passed bfloat16 convolutions too, for amp_level bf16, or
+`failed-<cpu>`), because one MINDCV_HOME may serve hosts with other CPUs; only a deterministic
+failure (a compile error, a wrong value, a crash) is kept: a transient one (a full disk, a
+self-test killed by the OOM killer, a timeout) is retried at the next start. Any failure to
+prepare the native path falls back with one warning line. Child processes inherit the checked
+library's path and skip the checks. MINDCV_NATIVE_SANITIZE=address builds it with AddressSanitizer
+(its own key); Python then needs `LD_PRELOAD="$(g++ -print-file-name=libasan.so)
+$(g++ -print-file-name=libstdc++.so.6)" ASAN_OPTIONS=detect_leaks=0` (libstdc++ too, or ASan's
+C++-exception hook finds no __cxa_throw when a library loaded later throws).
 """
 
+import ctypes
 import functools
 import hashlib
 import importlib.metadata
@@ -31,8 +41,10 @@ import logging
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -53,6 +65,16 @@ __all__ = [
 _HERE = Path(__file__).resolve().parent
 _SOURCES = [_HERE / "conv2d.cc", _HERE / "batch_norm.cc"]  # and their shared onednn_runtime.h
 _HEADERS = _HERE / "third_party"
+_FLAGS = ["-O2", "-std=c++17", "-shared", "-fPIC", "-pthread"]
+_SANITIZE = "MINDCV_NATIVE_SANITIZE"  # e.g. address: adds -fsanitize=address
+_STEP_TIMEOUT = 300  # seconds for the compile, and again for the self-test
+_LOCK_TIMEOUT = 2 * _STEP_TIMEOUT + 60  # a process building it takes at most both steps
+_STALE_SECONDS = 7 * 24 * 3600  # build folders unused this long, and named by no cached graph, are removed
+# Signals that stop a healthy self-test from outside (the OOM killer's SIGKILL, a shutdown): retried.
+_OUTSIDE_SIGNALS = {signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+# Output of a compiler or self-test that failed for want of memory or disk: retried.
+_RESOURCE_ERRORS = ("No space left on device", "Disk quota exceeded", "Cannot allocate memory",
+                    "virtual memory exhausted", "MemoryError", "out of memory")  # fmt: skip
 _CPUINFO = Path("/proc/cpuinfo")
 _INHERITED = "_MINDCV_NATIVE_CONV_LIB"  # a checked library, passed to child processes
 _FALLBACK = "using MindSpore's Conv2D capped at AVX2 (about 1.4x slower CPU training)"
@@ -64,8 +86,9 @@ class NativeUnavailable(Exception):
     """Why the native convolution cannot be used, with what to do about it."""
 
 
-class _Interrupted(NativeUnavailable):
-    """A build or self-test that did not finish (a busy machine, say): not kept as the build's verdict."""
+class _Transient(NativeUnavailable):
+    """A failure of the machine, not of the build (a full disk, an OOM kill, a timeout, a busy
+    lock): not kept as the build's verdict, so the next start tries again."""
 
 
 def cap_onednn_isa() -> None:
@@ -100,30 +123,69 @@ def _compiler() -> list:
     return cxx
 
 
-def _build_folder(cxx: list) -> Path:
+def _compile_command(cxx: list, lib_dir: Path, output: str) -> list:
+    sanitize = os.environ.get(_SANITIZE)
+    extra = [f"-fsanitize={sanitize}", "-fno-omit-frame-pointer", "-g"] if sanitize else []
+    return [
+        *cxx, *_FLAGS, *extra, f"-I{_HEADERS}", *map(str, _SOURCES),
+        "-o", output, f"-L{lib_dir}", "-l:libdnnl.so.3", f"-Wl,-rpath,{lib_dir}",
+    ]  # fmt: skip
+
+
+def _compiler_version(cxx: list) -> str:
+    try:
+        result = subprocess.run([*cxx, "--version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise _Transient(f"{cxx[0]} --version did not run ({exc})") from exc
+    return result.stdout
+
+
+def build_key(cxx: list, lib_dir: Path) -> str:
+    """The name of the build folder: a digest of everything that changes the library."""
     digest = hashlib.sha1()
-    python = [_HERE / "onednn_conv.py", _HERE / "blocked.py", _HERE / "selftest.py"]
-    for path in [*_SOURCES, _HERE / "onednn_runtime.h", *python, *sorted(_HEADERS.rglob("*.h*"))]:
-        digest.update(path.read_bytes())
-    digest.update(" ".join(cxx).encode())
-    digest.update(importlib.metadata.version("mindspore").encode())
-    return get_mindcv_home() / "native" / digest.hexdigest()[:16]
+    files = sorted(p for p in _HERE.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    for path in files:
+        digest.update(str(path.relative_to(_HERE)).encode() + b"\0" + path.read_bytes())
+    for part in (
+        _compile_command(cxx, lib_dir, "OUT"),
+        _compiler_version(cxx),
+        importlib.metadata.version("mindspore"),
+    ):
+        digest.update(repr(part).encode())
+    return digest.hexdigest()[:16]
+
+
+def _cpu_key() -> str:
+    """This CPU (its model and flags), which the self-test's verdict holds for. oneDNN's ISA cap
+    is left out: native_bf16_supported asks the library in this process, under this cap."""
+    model = next((line for line in _cpuinfo_lines() if line.startswith("model name")), "")
+    return hashlib.sha1(f"{model}|{' '.join(sorted(_cpu_flags()))}".encode()).hexdigest()[:12]
+
+
+def _failure(what: str, line: str, output: str, killed: bool) -> NativeUnavailable:
+    """NativeUnavailable saying `what` failed and `line` of its output, or _Transient when the
+    machine failed it, not the build: `killed` from outside, or out of memory or disk."""
+    transient = killed or any(error in output for error in _RESOURCE_ERRORS)
+    return (_Transient if transient else NativeUnavailable)(f"{what}: {line.strip()[:300]}")
 
 
 def _compile(cxx: list, lib_dir: Path, target: Path) -> None:
     partial = target.with_name(f".{target.name}.{os.getpid()}")
-    command = [
-        *cxx, "-O2", "-std=c++17", "-shared", "-fPIC", "-pthread", f"-I{_HEADERS}", *map(str, _SOURCES),
-        "-o", str(partial), f"-L{lib_dir}", "-l:libdnnl.so.3", f"-Wl,-rpath,{lib_dir}",
-    ]  # fmt: skip
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        result = subprocess.run(
+            _compile_command(cxx, lib_dir, str(partial)),
+            capture_output=True,
+            text=True,
+            timeout=_STEP_TIMEOUT,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise _Interrupted(f"{cxx[0]} could not build the native ops ({exc})") from exc
+        raise _Transient(f"{cxx[0]} could not build the native ops ({exc})") from exc
     if result.returncode != 0:
         partial.unlink(missing_ok=True)
-        first = next((line for line in result.stderr.splitlines() if "error" in line), result.stderr.strip())
-        raise NativeUnavailable(f"{cxx[0]} failed to build the native ops: {first[:300]}")
+        killed = result.returncode < 0 and -result.returncode in _OUTSIDE_SIGNALS
+        lines = result.stderr.splitlines() or [""]
+        first = next((line for line in lines if "error" in line.lower()), lines[-1])
+        raise _failure(f"{cxx[0]} failed to build the native ops", first, result.stderr, killed)
     os.replace(partial, target)
 
 
@@ -134,24 +196,39 @@ def _self_test(library: Path) -> str:
     command = [sys.executable, "-m", "mindcv.ops.selftest", str(library)]
     try:
         result = subprocess.run(
-            command, capture_output=True, text=True, timeout=600, env=env, cwd=_HERE.parents[1]
+            command, capture_output=True, text=True, timeout=_STEP_TIMEOUT, env=env, cwd=_HERE.parents[1]
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise _Interrupted(f"its self-test did not finish ({exc})") from exc
-    lines = (result.stdout + result.stderr).strip().splitlines()
-    if result.returncode != 0 or not lines or lines[-1] not in ("ok bf16", "ok fp32"):
-        raise NativeUnavailable(
-            f"its self-test against nn.Conv2d failed: {lines[-1] if lines else result.returncode}"
+        raise _Transient(f"its self-test did not finish ({exc})") from exc
+    output = result.stdout + result.stderr
+    verdict = (output.strip().splitlines() or [f"exit status {result.returncode}"])[-1]  # its last line
+    if result.returncode == 0 and verdict in ("ok bf16", "ok fp32"):
+        return verdict.split()[1]
+    if result.returncode < 0:
+        name = signal.Signals(-result.returncode).name
+        killed = -result.returncode in _OUTSIDE_SIGNALS
+        raise _failure(f"its self-test was killed by {name}", verdict, output, killed)
+    raise _failure("its self-test against nn.Conv2d failed", verdict, output, False)
+
+
+def _waiting_for(folder: Path):
+    def say():
+        _logger.warning(
+            "mindcv: waiting (up to %d s) for another process building and testing the native ops in %s",
+            _LOCK_TIMEOUT,
+            folder,
         )
-    return lines[-1].split()[1]
+
+    return say
 
 
 def _checked_library() -> Path:
     """The built, self-tested library, building and testing it first if needed."""
     cxx = _compiler()
     lib_dir = _mindspore_lib()
-    folder = _build_folder(cxx)
-    library, passed, failed = folder / "conv2d.so", folder / "passed", folder / "failed"
+    folder = get_mindcv_home() / "native" / build_key(cxx, lib_dir)
+    cpu = _cpu_key()
+    library, passed, failed = folder / "conv2d.so", folder / f"passed-{cpu}", folder / f"failed-{cpu}"
     inherited = Path(os.environ.get(_INHERITED, "/nonexistent"))
     if inherited.parent.name == folder.name and inherited.exists():
         return inherited  # checked by a parent process, perhaps under another MINDCV_HOME
@@ -161,21 +238,47 @@ def _checked_library() -> Path:
         raise NativeUnavailable(
             f"cannot write its build folder {folder} ({exc.strerror}): set MINDCV_HOME"
         ) from exc
-    with directory_lock(folder):
-        if failed.exists():
-            raise NativeUnavailable(f"{failed.read_text().strip()} (kept verdict: delete {folder} to retry)")
-        if not passed.exists():
-            try:
-                if not library.exists():
-                    _compile(cxx, lib_dir, library)
-                precisions = _self_test(library)
-            except _Interrupted:
-                raise
-            except NativeUnavailable as exc:
-                failed.write_text(f"{exc}\n")  # once per build: later imports reuse the verdict
-                raise
-            atomic_write_bytes(passed, f"{precisions}\n".encode())
+    try:
+        with directory_lock(folder, timeout=_LOCK_TIMEOUT, waiting=_waiting_for(folder)):
+            if failed.exists():
+                raise _kept_verdict(failed)
+            if not (passed.exists() and library.exists()):  # a verdict without its library is rebuilt
+                _build_and_test(cxx, lib_dir, library, passed, failed)
+            os.utime(folder)  # last used now: see _remove_stale_builds
+    except TimeoutError as exc:
+        raise _Transient(f"the build in {folder} by another process did not finish ({exc})") from exc
+    _remove_stale_builds(folder)
     return library
+
+
+def _build_and_test(cxx: list, lib_dir: Path, library: Path, passed: Path, failed: Path) -> None:
+    try:
+        if not library.exists():
+            _compile(cxx, lib_dir, library)
+        precisions = _self_test(library)
+    except _Transient:
+        raise
+    except NativeUnavailable as exc:
+        atomic_write_bytes(failed, f"{exc}\n".encode())  # deterministic: later starts reuse the verdict
+        raise _kept_verdict(failed) from exc
+    atomic_write_bytes(passed, f"{precisions}\n".encode())
+
+
+def _kept_verdict(failed: Path) -> NativeUnavailable:
+    """The deterministic failure kept in `failed`, saying so."""
+    return NativeUnavailable(f"{failed.read_text().strip()} (kept verdict: delete {failed.parent} to retry)")
+
+
+def _remove_stale_builds(current: Path) -> None:
+    """Remove the build folders beside `current` that no cached graph names (compile caches keep
+    graphs of each build apart, mindcv/engine/runtime.py) and that no process used for a week."""
+    caches = get_mindcv_home() / "compile_cache"  # <source digest>/<options>/onednn-[bf16-]<build key>
+    named = {p.name.rsplit("-", 1)[-1] for p in caches.glob("*/*/onednn-*")}
+    for folder in current.parent.iterdir():
+        if folder == current or folder.name in named or not folder.is_dir():
+            continue
+        if time.time() - folder.stat().st_mtime > _STALE_SECONDS:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def native_conv_setting() -> str:
@@ -184,12 +287,17 @@ def native_conv_setting() -> str:
 
 
 @functools.cache
+def _cpuinfo_lines() -> tuple:
+    try:
+        return tuple(_CPUINFO.read_text().splitlines())
+    except OSError:
+        return ()
+
+
+@functools.cache
 def _cpu_flags() -> frozenset:
     """/proc/cpuinfo's x86 flags; empty where there are none to read (other OSes, ARM's "Features")."""
-    try:
-        lines = _CPUINFO.read_text().splitlines()
-    except OSError:
-        return frozenset()
+    lines = _cpuinfo_lines()
     return frozenset(next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), []))
 
 
@@ -215,22 +323,33 @@ def native_conv_library() -> Optional[str]:
         if setting == "0":
             raise NativeUnavailable("MINDCV_NATIVE_CONV=0 turns them off; unset it to use them")
         library = str(_checked_library())
-    except NativeUnavailable as exc:
+    except Exception as exc:  # noqa: BLE001  (any failure, e.g. an unwritable cache, must leave the model usable)
         cap_onednn_isa()
-        _logger.warning("mindcv: fast oneDNN CPU convolutions unavailable: %s; %s", exc, _FALLBACK)
+        _logger.warning("mindcv: fast oneDNN CPU convolutions unavailable: %s; %s", _reason(exc), _FALLBACK)
         return None
     os.environ[_INHERITED] = library
     return library
 
 
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, _Transient):
+        return f"{exc} (a transient failure: retried at the next start)"
+    if isinstance(exc, NativeUnavailable):
+        return str(exc)
+    return f"preparing them failed with {type(exc).__name__}: {exc}"
+
+
 def native_bf16_supported() -> bool:
-    """Whether the native convolutions can compute in bfloat16 on this CPU: oneDNN has bfloat16
-    convolutions on AVX-512 (fastest with AVX512_BF16 or AMX) and AVX2-VNNI-2, none on plain AVX2."""
+    """Whether the native convolutions can compute in bfloat16 here: its self-test passed them on
+    this CPU, and oneDNN has them at the ISA it runs at in this process (ONEDNN_MAX_CPU_ISA may
+    cap it). oneDNN has bfloat16 convolutions on AVX-512 (fastest with AVX512_BF16 or AMX) and
+    AVX2-VNNI-2, none on plain AVX2."""
     library = native_conv_library()
     if library is None:
         return False
-    passed = Path(library).parent / "passed"
-    return passed.exists() and passed.read_text().strip() == "bf16"
+    passed = Path(library).parent / f"passed-{_cpu_key()}"
+    tested = passed.exists() and passed.read_text().strip() == "bf16"
+    return tested and bool(ctypes.CDLL(library).mindcv_conv_bf16_supported())
 
 
 def native_conv_bf16() -> bool:

@@ -9,37 +9,69 @@ import contextlib
 import mindspore as ms
 from mindspore import nn, ops
 
+from . import checks
+
+
+def _operands(op: str, x, w, cfg):
+    """Checks the shapes of a convolution's x, weight and cfg; returns x's (N, C, H, W, B)."""
+    n, c, h, width, block = checks.activation(op, "x", x)
+    if len(w) != 4 or w[1] != c or min(w) < 1:
+        raise ValueError(f"{op}: the weight must be (O, {c}, KH, KW) for x of shape {list(x)}, got {list(w)}")
+    checks.same_shape(op, "cfg", cfg, [3])
+    return n, c, h, width, block
+
+
+def _backward_shape(op: str, like_weight: bool):
+    """The shape function of a backward op: dx is shaped like x, dw like w.
+
+    It checks dy's batch, channels and layout but not its height and width (the kernel does, from
+    cfg): Graph mode keeps the bprop graph of the first convolution it compiled and runs it for
+    every stride and padding, so these functions must not depend on them.
+    """
+
+    def shape(x, w, dy, cfg):
+        n, _, _, _, block = _operands(op, x, w, cfg)
+        dy_n, dy_c, _, _, dy_block = checks.activation(op, "dy", dy)
+        if (dy_n, dy_c, dy_block) != (n, w[0], block):
+            raise ValueError(f"{op}: dy of shape {list(dy)} is no output of x {list(x)} and weight {list(w)}")
+        return list(w if like_weight else x)
+
+    return shape
+
+
+def _dtype(x, w, *rest):
+    """Every input float32 but the int32 cfg (rest: cfg, or dy and cfg); every output float32."""
+    checks.dtypes("OneDNNConv2d", (x, w, *rest), [ms.float32] * (len(rest) + 1) + [ms.int32])
+    return x
+
 
 def _conv_ops(library: str, stride: int, padding: int):
     """The forward Custom op for one stride and padding; its bprop runs the backward-data and
     backward-weights ops.
 
-    The output-shape functions close over stride and padding; the library reads them from the
-    int32 `cfg` input, because MindSpore 2.10 hands aot kernels default attribute values.
+    The forward's shape function closes over stride and padding; the library reads them from the
+    int32 `cfg` input, because MindSpore 2.10 hands aot kernels default attribute values. Every
+    shape function checks its inputs (checks.py).
     """
 
-    def out_size(size, kernel):
-        return (size + 2 * padding - kernel) // stride + 1
-
     def forward_shape(x, w, cfg):
-        if len(x) == 5:  # nChw16c activations (mindcv/ops/blocked.py): (N, C/16, H, W, 16)
-            return [x[0], w[0] // x[4], out_size(x[2], w[2]), out_size(x[3], w[3]), x[4]]
-        return [x[0], w[0], out_size(x[2], w[2]), out_size(x[3], w[3])]
+        op = "OneDNNConv2d"
+        n, _, h, width, block = _operands(op, x, w, cfg)
+        out_h, out_w = ((size + 2 * padding - k) // stride + 1 for size, k in ((h, w[2]), (width, w[3])))
+        if min(out_h, out_w) < 1:
+            raise ValueError(f"{op}: a {w[2]}x{w[3]} kernel exceeds x ({h}x{width}) padded by {padding}")
+        return checks.activation_shape(op, "the output", n, w[0], out_h, out_w, block)
 
-    def dtype(x, *_):
-        return x
+    def custom(name, shape, **kwargs):
+        return ops.Custom(f"{library}:mindcv_conv_{name}", shape, _dtype, func_type="aot", **kwargs)
 
-    backward_data = ops.Custom(
-        f"{library}:mindcv_conv_backward_data", lambda x, w, dy, cfg: x, dtype, func_type="aot"
-    )
-    backward_weights = ops.Custom(
-        f"{library}:mindcv_conv_backward_weights", lambda x, w, dy, cfg: w, dtype, func_type="aot"
-    )
+    backward_data = custom("backward_data", _backward_shape("OneDNNConv2d backward-data", False))
+    backward_weights = custom("backward_weights", _backward_shape("OneDNNConv2d backward-weights", True))
 
     def bprop(x, w, cfg, out, dout):
         return backward_data(x, w, dout, cfg), backward_weights(x, w, dout, cfg), ops.zeros_like(cfg)
 
-    return ops.Custom(f"{library}:mindcv_conv_forward", forward_shape, dtype, func_type="aot", bprop=bprop)
+    return custom("forward", forward_shape, bprop=bprop)
 
 
 class OneDNNConv2d(nn.Conv2d):
@@ -48,8 +80,10 @@ class OneDNNConv2d(nn.Conv2d):
     It keeps nn.Conv2d's `weight` parameter (name, shape, OIHW layout), so checkpoints load on
     either path. `bf16=True` runs the convolution in bfloat16 (AVX512_BF16 or AMX) on float32
     tensors. Float16 inputs (mixed precision) are computed in float32 and cast back: nn.Conv2d's
-    kernel would be the slow plain-layout one. Activations may be NCHW or nChw16c (5-D, see
-    mindcv/ops/blocked.py). Inside `builtin_convolutions` nn.Conv2d's runs.
+    kernel would be the slow plain-layout one. Activations may be NCHW or blocked (5-D, see
+    mindcv/ops/blocked.py); a blocked output needs out_channels a multiple of the block. Shapes
+    and dtypes are checked before the kernel runs (ValueError, TypeError). Inside
+    `builtin_convolutions` nn.Conv2d's runs.
     """
 
     def __init__(

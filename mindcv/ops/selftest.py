@@ -13,8 +13,8 @@ from typing import Optional
 import numpy as np
 
 DNNL_RUNTIME_THREADPOOL = 8
-# DenseNet's convolutions: (in, out, kernel, stride, padding).
-CONFIGS = ((3, 8, 7, 2, 3), (8, 4, 3, 1, 1), (8, 8, 1, 1, 0))
+# DenseNet's convolutions by name, (in, out, kernel, stride, padding); tests/ops/test_conv.py's too.
+CONFIGS = {"stem7x7s2": (3, 8, 7, 2, 3), "3x3": (16, 8, 3, 1, 1), "1x1": (16, 8, 1, 1, 0)}
 TOLERANCE = 1e-5
 BF16_TOLERANCE = 1e-2  # bfloat16 keeps 8 significant bits: about 3e-3 measured
 
@@ -69,7 +69,7 @@ def check(library: str) -> str:
     if native.mindcv_conv_bf16_supported():
         precisions[True] = BF16_TOLERANCE
     for bf16, tolerance in precisions.items():
-        for cin, cout, k, stride, pad in CONFIGS:
+        for cin, cout, k, stride, pad in CONFIGS.values():
             conv = OneDNNConv2d(library, cin, cout, k, stride=stride, padding=pad, bf16=bf16)
             builtin = nn.Conv2d(cin, cout, k, stride=stride, pad_mode="pad", padding=pad, has_bias=False)
             builtin.weight.set_data(conv.weight.value())

@@ -17,6 +17,7 @@ import http.client
 import os
 import tarfile
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -46,17 +47,39 @@ def file_md5(path, chunk_size: int = _CHUNK) -> str:
 
 
 @contextlib.contextmanager
-def directory_lock(path) -> Iterator[None]:
+def directory_lock(
+    path, timeout: Optional[float] = None, waiting: Optional[Callable[[], None]] = None
+) -> Iterator[None]:
     """Hold an exclusive advisory lock on the folder `path` for the block's duration.
 
-    Locking the folder itself (not a lock file) leaves nothing behind in it.
+    Locking the folder itself (not a lock file) leaves nothing behind in it. With a `timeout`
+    (seconds), another holder is waited for at most that long (then TimeoutError), `waiting()`
+    being called once when the wait starts, to say what it waits for.
     """
     fd = os.open(path, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        if timeout is None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        else:
+            _lock_within(fd, timeout, waiting)
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def _lock_within(fd: int, timeout: float, waiting: Optional[Callable[[], None]]) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"another process held the lock for over {timeout:.0f} s") from None
+            if waiting is not None:
+                waiting()
+                waiting = None
+            time.sleep(0.2)
 
 
 def download_url(

@@ -13,9 +13,11 @@ from mindcv.ops import (
     ToPlain,
     builtin_convolutions,
     channel_block,
+    cpu_has_avx512,
     native_conv_library,
 )
 from mindcv.ops.selftest import relative_error
+from tests.scripts import run
 
 TOLERANCE = 1e-5
 library = native_conv_library()
@@ -25,7 +27,7 @@ pytestmark = pytest.mark.skipif(library is None, reason="native ops unavailable 
 def blocked(x):
     """NCHW numpy -> (N, C/B, H, W, B), the layout's definition, written independently of oneDNN."""
     n, c, h, w = x.shape
-    b = channel_block()
+    b = channel_block(library)
     return x.reshape(n, c // b, b, h, w).transpose(0, 1, 3, 4, 2)
 
 
@@ -88,7 +90,7 @@ def small(seed=0) -> DenseNet:
 def plain_small(monkeypatch) -> DenseNet:
     """The same network with plain (NCHW) dense blocks: no channel count fits a block of 10**6."""
     with monkeypatch.context() as patch:
-        patch.setattr(densenet, "channel_block", lambda: 10**6)
+        patch.setattr(densenet, "channel_block", lambda library: 10**6)
         return small()
 
 
@@ -142,3 +144,14 @@ def test_builtin_convolutions_runs_every_blocked_cell_as_mindspore_ops(mode):
         assert {type(cell) for cell in cells} >= {ToBlocked, ToPlain, BlockedBatchNorm2d}
         assert all(cell.use_builtin for cell in cells)
         assert relative_error(builtin(x).asnumpy(), native(x).asnumpy()) <= TOLERANCE
+
+
+BLOCK_PROBE = "import ctypes, sys; print(ctypes.CDLL(sys.argv[1]).mindcv_channel_block())"
+
+
+@pytest.mark.parametrize("cap", ["AVX2", "ALL"])
+def test_the_channel_block_is_the_one_of_onednns_effective_isa(tmp_path, cap):
+    """Not /proc/cpuinfo's: an AVX-512 CPU capped at AVX2 runs AVX2 kernels, which block by 8."""
+    expected = 16 if cap == "ALL" and cpu_has_avx512() else 8
+    result = run(["python", "-c", BLOCK_PROBE, library], tmp_path, ONEDNN_MAX_CPU_ISA=cap)
+    assert result.stdout.split() == [str(expected)], result.stderr[-2000:]

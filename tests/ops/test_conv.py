@@ -2,7 +2,6 @@
 
 import ctypes
 import logging
-import os
 from pathlib import Path
 
 import mindspore as ms
@@ -13,14 +12,12 @@ from mindspore import nn
 from mindcv.engine import runtime
 from mindcv.models import DenseNet, densenet
 from mindcv.ops import OneDNNConv2d, native, native_conv_library
-from mindcv.ops.selftest import cell_errors, relative_error
+from mindcv.ops.selftest import CONFIGS, cell_errors, relative_error
 from tests.native_marks import lacks_bf16, needs_bf16, needs_native
 from tests.scripts import run
 
 HERE = Path(__file__).resolve().parent
 TOLERANCE = 1e-5
-# DenseNet's convolutions: (in, out, kernel, stride, padding).
-CONFIGS = {"stem7x7s2": (3, 8, 7, 2, 3), "3x3": (16, 8, 3, 1, 1), "1x1": (16, 8, 1, 1, 0)}
 WARNING = "mindcv: fast oneDNN CPU convolutions unavailable"
 
 
@@ -70,18 +67,21 @@ import numpy as np, mindspore as ms
 from mindcv.ops import OneDNNConv2d, native_conv_library
 ms.set_context(mode=ms.PYNATIVE_MODE)
 x = ms.Tensor(np.random.RandomState(0).randn(2, 16, 9, 9).astype(np.float32))
-ys = []
+results = []
 for bf16 in (True, False, True):
     conv = OneDNNConv2d(native_conv_library(), 16, 8, 3, padding=1, bf16=bf16, weight_init="ones")
-    ys.append(conv(x).asnumpy())
-assert np.array_equal(ys[0], ys[1]) and np.array_equal(ys[2], ys[1])
+    dx, (dw,) = ms.grad(lambda v: conv(v).sum(), 0, conv.trainable_params())(x)
+    results.append([conv(x).asnumpy(), dx.asnumpy(), dw.asnumpy()])
+for a, b, c in zip(*results):
+    assert np.array_equal(a, b) and np.array_equal(c, b)
 print("same")
 """
 
 
 @lacks_bf16
 def test_bf16_convolutions_without_a_kernel_run_in_float32_and_say_so_once(tmp_path):
-    """Where oneDNN has no bfloat16 kernel (all of them, on this CPU), the result is float32's."""
+    """Where oneDNN has no bfloat16 kernel (all of them, on this CPU), the result is float32's, in
+    the forward and in each backward direction (each falls back on its own)."""
     result = run(["python", "-c", BF16_FALLBACK_PROBE], tmp_path)
     assert result.returncode == 0 and result.stdout.split() == ["same"], result.stderr
     notes = [line for line in result.stderr.splitlines() if "no bfloat16 kernel" in line]
@@ -91,7 +91,7 @@ def test_bf16_convolutions_without_a_kernel_run_in_float32_and_say_so_once(tmp_p
 @needs_native
 def test_the_self_test_records_whether_this_cpu_has_bf16_convolutions():
     supported = ctypes.CDLL(native_conv_library()).mindcv_conv_bf16_supported()
-    verdict = (Path(native_conv_library()).parent / "passed").read_text().strip()
+    verdict = (Path(native_conv_library()).parent / f"passed-{native._cpu_key()}").read_text().strip()
     assert verdict == ("bf16" if supported else "fp32")
     assert native.native_bf16_supported() == bool(supported)
 
@@ -187,19 +187,6 @@ def test_without_a_compiler_warns_once_and_trains_on_the_builtin_path(tmp_path):
     assert result["losses"][-1] < result["losses"][0]
 
 
-@pytest.fixture
-def fresh_decision(monkeypatch, tmp_path):
-    """The uncached decision in an empty MINDCV_HOME, the environment it changes restored afterwards
-    (all of it: monkeypatch.delenv of an unset name records nothing, so a cap set later would stay)."""
-    saved = dict(os.environ)
-    for name in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "_MINDCV_NATIVE_CONV_LIB", "CXX"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MINDCV_HOME", str(tmp_path))
-    yield native_conv_library.__wrapped__
-    os.environ.clear()
-    os.environ.update(saved)
-
-
 def test_a_failed_build_is_one_warning_and_the_avx2_cap(fresh_decision, monkeypatch, caplog):
     monkeypatch.setenv("CXX", "false")  # a "compiler" that always fails
     with caplog.at_level(logging.WARNING, logger="mindcv.ops.native"):
@@ -244,17 +231,19 @@ def test_the_cpu_features_are_read_from_cpuinfo(monkeypatch, tmp_path, flags, av
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text("processor\t: 0\n" + (f"flags\t\t: {flags}\n" if flags else "Features\t: fp asimd\n"))
     monkeypatch.setattr(native, "_CPUINFO", cpuinfo)
+    native._cpuinfo_lines.cache_clear()
     native._cpu_flags.cache_clear()
     try:
         assert (native.cpu_has_avx2(), native.cpu_has_avx512()) == (avx2, avx512)
     finally:
+        native._cpuinfo_lines.cache_clear()
         native._cpu_flags.cache_clear()
 
 
 @needs_native
 def test_the_library_is_built_and_self_tested_once(fresh_decision, monkeypatch):
     library = fresh_decision()
-    assert library and (Path(library).parent / "passed").exists()
+    assert library and (Path(library).parent / f"passed-{native._cpu_key()}").exists()
 
     def fail(*args):
         raise AssertionError("rebuilt or retested")
@@ -266,12 +255,14 @@ def test_the_library_is_built_and_self_tested_once(fresh_decision, monkeypatch):
     assert "ONEDNN_MAX_CPU_ISA" not in native.os.environ
 
 
-def test_each_conv_path_has_its_own_compile_cache(monkeypatch, tmp_path):
-    """MindSpore's compile cache would load a graph compiled on the other path."""
+def test_each_conv_path_and_native_build_has_its_own_compile_cache(monkeypatch, tmp_path):
+    """MindSpore's compile cache would load a graph compiled on the other path, or one naming the
+    library of an older native build."""
+    monkeypatch.setattr(native, "native_conv_library", lambda: "/home/native/0123abcd/conv2d.so")
     monkeypatch.setenv("MS_COMPILER_CACHE_PATH", str(tmp_path))
     for _ in range(2):  # idempotent: init_runtime may run more than once
         runtime._key_compile_cache_by_conv_path(True)
-    assert runtime.os.environ["MS_COMPILER_CACHE_PATH"] == str(tmp_path / "onednn-conv")
+    assert runtime.os.environ["MS_COMPILER_CACHE_PATH"] == str(tmp_path / "onednn-0123abcd")
     monkeypatch.setenv("MS_COMPILER_CACHE_PATH", str(tmp_path))
     runtime._key_compile_cache_by_conv_path(False)
     assert runtime.os.environ["MS_COMPILER_CACHE_PATH"] == str(tmp_path / "builtin-conv")
@@ -279,4 +270,4 @@ def test_each_conv_path_has_its_own_compile_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("MINDCV_NATIVE_CONV", "bf16")
     monkeypatch.setattr(native, "native_bf16_supported", lambda: True)
     runtime._key_compile_cache_by_conv_path(True)
-    assert runtime.os.environ["MS_COMPILER_CACHE_PATH"] == str(tmp_path / "onednn-bf16-conv")
+    assert runtime.os.environ["MS_COMPILER_CACHE_PATH"] == str(tmp_path / "onednn-bf16-0123abcd")
