@@ -8,6 +8,7 @@ import time
 import mindspore as ms
 import numpy as np
 import pytest
+from PIL import Image
 
 from tests.scripts import ROOT, SMALL, make_digit_folders, run, start
 
@@ -38,6 +39,7 @@ def test_train_then_validate(tmp_path, mode):
     assert (ckpt / "classes.txt").read_text().split() == [str(i) for i in range(10)]
     for name in ("config.yaml", "metrics.csv", "curves.png", "densenet121-1_2.ckpt", "densenet121-best.ckpt"):
         assert (ckpt / name).is_file(), name
+    assert Image.open(ckpt / "curves.png").text["Title"] == "densenet121 on digits"
     with open(ckpt / "metrics.csv") as f:
         row = list(csv.DictReader(f))[-1]
     ok(
