@@ -151,7 +151,7 @@ def test_train_top_k_keeps_the_best_by_validation_across_resume(tmp_path):
     assert sorted(top1) == [1, 2, 3, 4, 5, 6]
     assert len(set(top1.values())) > 2, f"every epoch scored alike, nothing was ranked: {top1}"
     best = sorted(top1, key=lambda e: (-top1[e], e))[:2]
-    assert epoch_files(ckpt) == sorted(f"densenet_test-{e}_4.ckpt" for e in best), top1
+    assert epoch_files(ckpt, "densenet_test") == sorted(f"densenet_test-{e}_4.ckpt" for e in best), top1
     for e in best:
         stored = read_checkpoint(ckpt / f"densenet_test-{e}_4.ckpt")
         assert stored["metric.val_top1"].asnumpy().item() == pytest.approx(top1[e], abs=1e-6)
