@@ -17,7 +17,6 @@ from typing import Callable, List, Sequence
 
 import numpy as np
 from PIL import Image
-from tqdm import tqdm
 
 from mindcv.data import create_transforms
 from mindcv.data.class_names import CLASS_NAMES_FILE, imagenet_class_names, load_class_names
@@ -28,6 +27,7 @@ from mindcv.utils.atomic import atomic_write_bytes
 from mindcv.utils.cli import add_weight_args, run_script
 from mindcv.utils.errors import MindCVError
 from mindcv.utils.options import POSITIVE, arg_type, converter, to_int
+from mindcv.utils.progress import progress_bar
 
 _positive = arg_type(converter(to_int, "an integer", POSITIVE))  # as config.py checks --batch_size
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -98,7 +98,7 @@ def classify(
 ) -> List[dict]:
     """Top-`topk` classes and probabilities per image; the last batch is padded to keep one shape."""
     predictions = []
-    with tqdm(total=len(images), unit="image", desc="infer", leave=False) as progress:
+    with progress_bar(total=len(images), unit="image", desc="infer", leave=False) as progress:
         for start in range(0, len(images), batch_size):
             paths = images[start : start + batch_size]
             batch = np.stack([load_image(p, transforms) for p in paths])

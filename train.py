@@ -141,6 +141,7 @@ def main(args) -> None:
         files["metrics.csv"] if args.metrics_csv else None,
         files["curves.png"] if args.plot else None,
         resume_epoch=position.epoch,
+        title=f"{args.model} on {args.dataset}",
     )
     trainer = Trainer(
         train_step,

@@ -1,6 +1,7 @@
 """Run the top-level scripts as a user would: in a subprocess, from a working folder."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -13,6 +14,9 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 # Smallest settings that still run the real pipeline: 32x32 inputs, a few samples, one worker.
 SMALL = ["--device_target", "CPU", "--image_resize", "32", "--num_parallel_workers", "1"]
+# ... on the tests' small DenseNet (`densenet_test`), for runs where the depth does not matter: it
+# compiles and trains in a fraction of DenseNet-121's time.
+SMALL_NET = [*SMALL, "--model", "densenet_test"]
 
 
 def script_env(**extra) -> dict:
@@ -97,3 +101,11 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) 
     assert len(lines) == 1, result.stderr[-2000:]
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
+
+
+def progress_bars(output: str) -> dict:
+    """{description ("epoch 1/2", "validate"): the characters its tqdm bars were drawn with}."""
+    found = {}
+    for desc, bar in re.findall(r"(epoch \d+/\d+|validate): +\d+%\|([^|]+)\|", output):
+        found.setdefault(desc, set()).update(bar)
+    return found

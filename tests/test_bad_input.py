@@ -5,10 +5,10 @@ import pytest
 
 from mindcv.models import create_model
 from tests.data.fakes import make_image_tree, write_cifar
-from tests.scripts import ROOT, SMALL, run
+from tests.scripts import ROOT, SMALL_NET, run
 
 DEMO = str(ROOT / "configs" / "densenet" / "densenet_121_demo.yaml")
-TINY = [*SMALL, "--num_samples", "32", "--batch_size", "16", "--epoch_size", "1", "--warmup_epochs", "0"]
+TINY = [*SMALL_NET, "--num_samples", "32", "--batch_size", "16", "--epoch_size", "1", "--warmup_epochs", "0"]
 
 
 def assert_one_line(result, *fragments):
@@ -77,7 +77,7 @@ def test_data_problems(tmp_path):
         ROOT / "train.py",
         "-c",
         DEMO,
-        *SMALL,
+        *SMALL_NET,
         "--batch_size",
         "4",
         "--epoch_size",
@@ -105,15 +105,15 @@ def test_data_problems(tmp_path):
 
 
 def test_checkpoint_problems(tmp_path):
-    validate = ["python", ROOT / "validate.py", "-c", DEMO, *SMALL, "--num_samples", "16"]
+    validate = ["python", ROOT / "validate.py", "-c", DEMO, *SMALL_NET, "--num_samples", "16"]
     garbage = tmp_path / "garbage.ckpt"
     garbage.write_bytes(b"\x00garbage" * 100)
     assert_one_line(run([*validate, "--ckpt_path", garbage], tmp_path), "garbage.ckpt", "cannot be read")
-    other = tmp_path / "densenet169.ckpt"
-    ms.save_checkpoint(create_model("densenet169", num_classes=10), str(other))
-    assert_one_line(run([*validate, "--ckpt_path", other], tmp_path), "densenet169.ckpt", "does not fit")
+    other = tmp_path / "densenet121.ckpt"
+    ms.save_checkpoint(create_model("densenet121", num_classes=10), str(other))
+    assert_one_line(run([*validate, "--ckpt_path", other], tmp_path), "densenet121.ckpt", "does not fit")
     classes = tmp_path / "five.ckpt"
-    ms.save_checkpoint(create_model("densenet121", num_classes=5), str(classes))
+    ms.save_checkpoint(create_model("densenet_test", num_classes=5), str(classes))
     assert_one_line(run([*validate, "--ckpt_path", classes], tmp_path), "five.ckpt", "classifier")
 
 
@@ -127,7 +127,7 @@ def test_defaults_the_user_did_not_set_never_stop_a_short_run(tmp_path):
     args = [
         "python",
         ROOT / "train.py",
-        *SMALL,
+        *SMALL_NET,
         "--epoch_size",
         "1",
         "--mode",
@@ -143,5 +143,5 @@ def test_defaults_the_user_did_not_set_never_stop_a_short_run(tmp_path):
     assert "warmup_epochs: the default 3 does not fit a run of 1 epochs; using 0" in result.stderr
     trained = run([*args, "--skip_corrupt"], tmp_path)
     assert trained.returncode == 0, trained.stderr[-2000:]
-    assert (tmp_path / "ckpt" / "densenet121-1_1.ckpt").is_file()
+    assert (tmp_path / "ckpt" / "densenet_test-1_1.ckpt").is_file()
     assert_one_line(run([*args, "--warmup_epochs", "3"], tmp_path), "warmup_epochs", "lower warmup_epochs")

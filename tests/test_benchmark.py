@@ -106,6 +106,7 @@ def test_unknown_model_is_one_line():
     assert_one_line_error(result, "unknown model 'densenet12'", "densenet121")
 
 
+@pytest.mark.slow  # torchvision has only the real DenseNets to compare with
 @pytest.mark.skipif(not HAS_TORCHVISION, reason="torch and torchvision are not installed")
 def test_pynative_run_with_onnxruntime_row_and_torchvision_comparison(tmp_path):
     path = tmp_path / "bench.json"
@@ -158,7 +159,7 @@ def test_pynative_run_with_onnxruntime_row_and_torchvision_comparison(tmp_path):
 def test_graph_compile_is_cached_for_the_next_run(tmp_path):
     spec = dict(
         framework="mindspore",
-        model="densenet121",
+        model="densenet_test",  # the tests' small DenseNet: the cache, not the depth, matters here
         task="latency",
         mode=0,
         amp_level="O0",
@@ -179,6 +180,7 @@ def test_graph_compile_is_cached_for_the_next_run(tmp_path):
     assert warm["first_s"] < cold["first_s"]
 
 
+@pytest.mark.slow  # torchvision has only the real DenseNets to compare with
 @pytest.mark.skipif(not HAS_TORCHVISION, reason="torch and torchvision are not installed")
 def test_a_user_script_row_gets_the_same_convolution_path_and_a_ratio(tmp_path):
     path = tmp_path / "bench.json"

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from tests.scripts import ROOT, SMALL, free_port, make_digit_folders, run, start
+from tests.scripts import ROOT, SMALL_NET, free_port, make_digit_folders, run, start
 
 DEMO = str(ROOT / "configs" / "densenet" / "densenet_121_demo.yaml")
 
@@ -21,7 +21,8 @@ def ok(result):
 )
 def test_seed_mpirun_line_on_cpu(tmp_path):
     """mpirun -n 8 python train.py -c configs/densenet/densenet_121_gpu.yaml --data_dir /path/to/imagenet,
-    with 2 processes, CPU and a tiny ImageNet-style folder (the YAML's O2 mixed precision included)."""
+    with 2 processes, CPU, a tiny ImageNet-style folder and the tests' small DenseNet (the YAML's O2
+    mixed precision included)."""
     data = make_digit_folders(tmp_path / "imagenet", per_class=4)
     output = ok(
         run(
@@ -35,7 +36,7 @@ def test_seed_mpirun_line_on_cpu(tmp_path):
                 "configs/densenet/densenet_121_gpu.yaml",
                 "--data_dir",
                 data,
-                *SMALL,
+                *SMALL_NET,
                 "--epoch_size",
                 "1",
                 "--batch_size",
@@ -49,20 +50,20 @@ def test_seed_mpirun_line_on_cpu(tmp_path):
         )
     )
     assert "weights identical on 2 ranks" in output
-    assert (tmp_path / "ckpt" / "densenet121-1_5.ckpt").is_file()  # 40 images / 2 ranks / batch 4
+    assert (tmp_path / "ckpt" / "densenet_test-1_5.ckpt").is_file()  # 40 images / 2 ranks / batch 4
 
 
 def test_msrun_train_and_sharded_validation(tmp_path):
-    common = ["-c", DEMO, *SMALL, "--num_samples", "40", "--batch_size", "8", "--epoch_size", "1"]
+    common = ["-c", DEMO, *SMALL_NET, "--num_samples", "40", "--batch_size", "8", "--epoch_size", "1"]
     msrun = ["msrun", "--worker_num=2", "--local_worker_num=2", "--master_port=8157", "--join=True"]
     output = ok(
         run([*msrun, f"--log_dir={tmp_path / 'log'}", ROOT / "train.py", *common, "--distribute"], tmp_path)
     )
     logs = output + "".join(p.read_text() for p in (tmp_path / "log").glob("worker_*.log"))
     assert "weights identical on 2 ranks" in logs
-    best = tmp_path / "ckpt" / "densenet121-best.ckpt"
+    best = tmp_path / "ckpt" / "densenet_test-best.ckpt"
     # The whole val split (num_samples caps each shard, so it is left out here).
-    validate = [ROOT / "validate.py", "-c", DEMO, *SMALL, "--batch_size", "32", "--ckpt_path", best]
+    validate = [ROOT / "validate.py", "-c", DEMO, *SMALL_NET, "--batch_size", "32", "--ckpt_path", best]
     ok(
         run(
             [*msrun, f"--log_dir={tmp_path / 'vlog'}", *validate, "--distribute", "--json", "sharded.json"],
@@ -123,7 +124,7 @@ def test_msrun_across_two_nodes_survives_a_dead_node_and_resumes(tmp_path):
     args = [
         "-c",
         DEMO,
-        *SMALL,
+        *SMALL_NET,
         "--num_samples",
         "16",
         "--batch_size",
@@ -141,11 +142,11 @@ def test_msrun_across_two_nodes_survives_a_dead_node_and_resumes(tmp_path):
         "killed_node1/worker_1.log"
     ][-3000:]
     assert "weights identical on 2 ranks" in logs["killed_node0/worker_0.log"]  # epoch 1 was checked
-    assert not (tmp_path / "ckpt" / "densenet121-1_4.ckpt").exists()  # 16 images a rank, batch 4
+    assert not (tmp_path / "ckpt" / "densenet_test-1_4.ckpt").exists()  # 16 images a rank, batch 4
 
     codes, logs = _two_nodes(tmp_path, "resumed", [ROOT / "train.py"], [*args, "--resume"])
     assert codes == [0, 0, 0], logs
     rank0 = logs["resumed_node0/worker_0.log"]
     assert "at epoch 1, step 0" in rank0 and "weights identical on 2 ranks" in rank0
     for epoch in (1, 2):  # epoch 1's checkpoint, which the kill kept from being written, too
-        assert (tmp_path / "ckpt" / f"densenet121-{epoch}_4.ckpt").is_file()
+        assert (tmp_path / "ckpt" / f"densenet_test-{epoch}_4.ckpt").is_file()

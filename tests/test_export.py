@@ -11,12 +11,13 @@ import export
 from tests.scripts import assert_one_line_error, make_checkpoint, run_script
 
 SIZE = 32
+EXPORT = ["export.py", "--model", "densenet_test"]  # the tests' small DenseNet: the depth does not matter
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    path = tmp_path_factory.mktemp("ckpt") / "densenet121-3.ckpt"
-    return path, make_checkpoint(path, num_classes=3)
+    path = tmp_path_factory.mktemp("ckpt") / "densenet_test-3.ckpt"
+    return path, make_checkpoint(path, num_classes=3, model="densenet_test")
 
 
 def _sample(seed=1):
@@ -26,9 +27,9 @@ def _sample(seed=1):
 def test_mindir_reloads_with_the_same_logits(tmp_path, checkpoint):
     path, network = checkpoint
     output = tmp_path / "out" / "model.mindir"
-    result = run_script("export.py", "--ckpt_path", path, "--image_size", SIZE, "--output", output)
+    result = run_script(*EXPORT, "--ckpt_path", path, "--image_size", SIZE, "--output", output)
     assert result.returncode == 0, result.stderr
-    assert f"exported densenet121 (MINDIR, input 1x3x{SIZE}x{SIZE}) to {output}" in result.stdout
+    assert f"exported densenet_test (MINDIR, input 1x3x{SIZE}x{SIZE}) to {output}" in result.stdout
     assert [p.name for p in output.parent.iterdir()] == ["model.mindir"]  # no temporary file left
     loaded = nn.GraphCell(ms.load(str(output)))
     x = ms.Tensor(_sample())
@@ -40,7 +41,7 @@ def test_onnx_is_checked_with_onnxruntime(tmp_path, checkpoint):
     path, network = checkpoint
     output = tmp_path / "model.onnx"
     result = run_script(
-        "export.py", "--ckpt_path", path, "--image_size", SIZE, "--format", "onnx", "--output", output
+        *EXPORT, "--ckpt_path", path, "--image_size", SIZE, "--format", "onnx", "--output", output
     )
     assert result.returncode == 0, result.stderr
     assert "ONNX checked with onnxruntime" in result.stdout and "same top-1" in result.stdout

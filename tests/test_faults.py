@@ -13,10 +13,10 @@ import pytest
 
 from mindcv.utils import distributed
 from mindcv.utils.errors import MindCVError
-from tests.scripts import ROOT, SMALL, run, script_env
+from tests.scripts import ROOT, SMALL_NET, run, script_env
 
 DEMO = str(ROOT / "configs" / "densenet" / "densenet_121_demo.yaml")
-TINY_RUN = [*SMALL, "--num_samples", "32", "--batch_size", "16", "--warmup_epochs", "0"]
+TINY_RUN = [*SMALL_NET, "--num_samples", "32", "--batch_size", "16", "--warmup_epochs", "0"]
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def test_disk_full_while_saving(tmp_path, small_tmpfs):
     from mindcv.models import create_model
     from mindcv.models.checkpoint import read_checkpoint
 
-    weights = sum(p.asnumpy().nbytes for p in create_model("densenet121", num_classes=10).get_parameters())
+    weights = sum(p.asnumpy().nbytes for p in create_model("densenet_test", num_classes=10).get_parameters())
     # Epoch 1 writes 4 weights' worth: the epoch and best checkpoints, the resume state (weights
     # and momentum); epoch 2's first write, the new resume state beside the old, needs two more.
     ckpt = small_tmpfs(int(4.5 * weights))
@@ -63,15 +63,15 @@ def test_disk_full_while_saving(tmp_path, small_tmpfs):
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert errors == [result.stderr.strip().splitlines()[-1]], result.stderr[-3000:]
     assert "disk full" in errors[0] and "No space left on device" in errors[0]
-    assert str(ckpt / "densenet121-resume.ckpt") in errors[0]
-    saved = {"densenet121-1_2.ckpt", "densenet121-best.ckpt", "densenet121-resume.ckpt"}
+    assert str(ckpt / "densenet_test-resume.ckpt") in errors[0]
+    saved = {"densenet_test-1_2.ckpt", "densenet_test-best.ckpt", "densenet_test-resume.ckpt"}
     others = {"classes.txt", "config.yaml", "metrics.csv", "curves.png"}
     assert {p.name for p in ckpt.iterdir()} == saved | others  # no temporary file left
-    epoch1 = read_checkpoint(ckpt / "densenet121-1_2.ckpt")
-    best = read_checkpoint(ckpt / "densenet121-best.ckpt")
+    epoch1 = read_checkpoint(ckpt / "densenet_test-1_2.ckpt")
+    best = read_checkpoint(ckpt / "densenet_test-best.ckpt")
     for name, value in epoch1.items():
         np.testing.assert_array_equal(best[name].asnumpy(), value.asnumpy(), err_msg=name)
-    assert read_checkpoint(ckpt / "densenet121-resume.ckpt")["position.epoch"].asnumpy().item() == 1
+    assert read_checkpoint(ckpt / "densenet_test-resume.ckpt")["position.epoch"].asnumpy().item() == 1
 
 
 def _free_port() -> int:
@@ -95,7 +95,7 @@ def test_dead_rank_stops_the_others(tmp_path):
         MS_SCHED_HOST="127.0.0.1",
         MS_SCHED_PORT=str(_free_port()),
     )
-    args = [*SMALL, "--num_samples", "4", "--batch_size", "4", "--epoch_size", "100", "--mode", "1"]
+    args = [*SMALL_NET, "--num_samples", "4", "--batch_size", "4", "--epoch_size", "100", "--mode", "1"]
     command = [
         sys.executable,
         ROOT / "train.py",

@@ -12,14 +12,15 @@ from mindcv.data.class_names import save_class_names
 from tests.scripts import assert_one_line_error, make_checkpoint, run_script
 
 SIZE = 32
+INFER = ["infer.py", "--model", "densenet_test"]  # the tests' small DenseNet: the depth does not matter
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     """A 3-class checkpoint with classes.txt beside it, and a folder of PNG/JPEG images."""
     root = tmp_path_factory.mktemp("infer")
-    ckpt = root / "run" / "densenet121-best.ckpt"
-    network = make_checkpoint(ckpt, num_classes=3)
+    ckpt = root / "run" / "densenet_test-best.ckpt"
+    network = make_checkpoint(ckpt, num_classes=3, model="densenet_test")
     save_class_names(ckpt.with_name("classes.txt"), ["cat", "dog", "fox"])
     rng = np.random.default_rng(0)
     images = root / "images"
@@ -42,9 +43,7 @@ def _expected_probabilities(network, path):
 
 def test_json_has_top_classes_of_every_image(setup):
     ckpt, network, images = setup
-    result = run_script(
-        "infer.py", images, "--ckpt_path", ckpt, "--image_size", SIZE, "--mode", 1, "--json", "-"
-    )
+    result = run_script(*INFER, images, "--ckpt_path", ckpt, "--image_size", SIZE, "--mode", 1, "--json", "-")
     assert result.returncode == 0, result.stderr
     predictions = json.loads(result.stdout)["predictions"]
     assert [p["image"] for p in predictions] == [str(images / n) for n in ("a.png", "c.JPEG", "nested/b.jpg")]
@@ -59,7 +58,7 @@ def test_json_has_top_classes_of_every_image(setup):
 def test_onnxruntime_backend_gives_the_same_predictions(setup):
     """The ONNX export run by onnxruntime ranks and scores like MindSpore, over a padded last batch."""
     ckpt, network, images = setup
-    common = ["infer.py", images, "--ckpt_path", ckpt, "--image_size", SIZE, "--batch_size", 2, "--json", "-"]
+    common = [*INFER, images, "--ckpt_path", ckpt, "--image_size", SIZE, "--batch_size", 2, "--json", "-"]
     results = [run_script(*common, "--backend", backend) for backend in ("mindspore", "onnxruntime")]
     assert all(r.returncode == 0 for r in results), results[-1].stderr
     ours, theirs = (json.loads(r.stdout)["predictions"] for r in results)
@@ -76,7 +75,7 @@ def test_table_in_batches_with_class_names_file(setup, tmp_path):
     names = tmp_path / "names.txt"
     names.write_text("alpha\nbeta\ngamma\n")
     args = [images / "a.png", images / "nested", "--ckpt_path", ckpt, "--image_size", SIZE]
-    result = run_script("infer.py", *args, "--mode", 1, "--batch_size", 1, "--class_names", names)
+    result = run_script(*INFER, *args, "--mode", 1, "--batch_size", 1, "--class_names", names)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[:2] == ["| image | top-1 | top-2 | top-3 |", "|---|---|---|---|"]
@@ -107,5 +106,5 @@ def test_bad_input_is_one_line(setup, tmp_path, args, fragments):
     (tmp_path / "empty" / "readme.txt").write_text("no images here")
     (tmp_path / "two.txt").write_text("cat\ndog\n")
     values = {"images": images, "empty": tmp_path / "empty", "ckpt": ckpt, "two": tmp_path / "two.txt"}
-    result = run_script("infer.py", *[a.format(**values) for a in args], "--mode", 1)
+    result = run_script(*INFER, *[a.format(**values) for a in args], "--mode", 1)
     assert_one_line_error(result, *fragments)

@@ -15,7 +15,7 @@ from mindcv.engine.builders import build_loader
 from mindcv.engine.train_step import create_trainer
 from mindcv.models import DenseNet
 from mindcv.utils.distributed import DistributedInfo
-from tests.scripts import ROOT, SMALL, make_digit_folders, run
+from tests.scripts import ROOT, SMALL_NET, make_digit_folders, run
 
 DEMO = str(ROOT / "configs" / "densenet" / "densenet_121_demo.yaml")
 EXACT = ["--scale", "1", "1", "--ratio", "1", "1", "--hflip", "0", "--color_jitter", "0"]  # crops keep all
@@ -112,7 +112,7 @@ def test_options_that_cannot_apply_warn_once_when_set(option, value, caplog):
 
 
 def test_train_cli_logs_every_log_interval_steps_and_skips_the_csv(tmp_path):
-    small = [*SMALL, "--num_samples", "32", "--batch_size", "16", "--epoch_size", "1", "--mode", "1"]
+    small = [*SMALL_NET, "--num_samples", "32", "--batch_size", "16", "--epoch_size", "1", "--mode", "1"]
     result = run(
         ["python", ROOT / "train.py", "-c", DEMO, *small, "--log_interval", "1", "--metrics_csv", "False"],
         tmp_path,
@@ -126,7 +126,10 @@ def test_train_cli_logs_every_log_interval_steps_and_skips_the_csv(tmp_path):
 def test_validate_ema_validates_a_checkpoints_ema_weights(tmp_path):
     from mindcv.models import create_model
 
-    raw, averaged = create_model("densenet121", num_classes=10), create_model("densenet121", num_classes=10)
+    raw, averaged = (
+        create_model("densenet_test", num_classes=10),
+        create_model("densenet_test", num_classes=10),
+    )
     trainable = {p.name for p in raw.trainable_params()}
     ms.save_checkpoint(
         [{"name": p.name, "data": p} for p in raw.get_parameters()]
@@ -140,7 +143,7 @@ def test_validate_ema_validates_a_checkpoints_ema_weights(tmp_path):
     )
 
     def loss(ckpt, *extra):
-        argv = ["-c", DEMO, *SMALL, "--num_samples", "32", "--batch_size", "16", "--mode", "1", *extra]
+        argv = ["-c", DEMO, *SMALL_NET, "--num_samples", "32", "--batch_size", "16", "--mode", "1", *extra]
         out = tmp_path / "v.json"
         result = run(
             ["python", ROOT / "validate.py", *argv, "--ckpt_path", tmp_path / ckpt, "--json", out], tmp_path

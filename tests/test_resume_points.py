@@ -210,9 +210,10 @@ def test_sigterm_from_the_parent_at_every_stage_of_a_run(tmp_path, uninterrupted
 
 def test_auto_resume_with_nothing_to_resume_starts_and_a_missing_path_is_an_error(tmp_path):
     tiny = [*RUN[:-2], "--num_samples", "8", "--epoch_size", "1", "--val_while_train", "False"]
+    tiny += ["--model", "densenet_test"]  # the tests' small DenseNet: no step timing matters here
     fresh = ok(run([*tiny, "--resume"], tmp_path))
     assert "starting the run from the beginning" in fresh.stderr
-    assert (tmp_path / "ckpt" / "densenet121-1_1.ckpt").is_file()
+    assert (tmp_path / "ckpt" / "densenet_test-1_2.ckpt").is_file()  # 8 images, batch 4
     missing = run([*tiny, "--resume", tmp_path / "nope.ckpt"], tmp_path)
     assert missing.returncode == 2 and "nope.ckpt" in missing.stderr.strip().splitlines()[-1]
 

@@ -3,16 +3,17 @@
 import csv
 import json
 import signal
-import time
 
 import mindspore as ms
 import numpy as np
 import pytest
+from PIL import Image
 
-from tests.scripts import ROOT, SMALL, make_digit_folders, run, start
+from mindcv.utils.progress import BLOCKS
+from tests.scripts import ROOT, SMALL, SMALL_NET, make_digit_folders, progress_bars, run
 
 DEMO = str(ROOT / "configs" / "densenet" / "densenet_121_demo.yaml")
-TINY_RUN = [*SMALL, "--num_samples", "32", "--batch_size", "16"]
+TINY_RUN = [*SMALL_NET, "--num_samples", "32", "--batch_size", "16"]
 
 
 def ok(result):
@@ -28,16 +29,29 @@ def weights(path):
 
 @pytest.mark.parametrize("mode", ["0", "1"], ids=["graph", "pynative"])
 def test_train_then_validate(tmp_path, mode):
-    ok(
+    # Run from the source tree as the README's demo is (no PYTHONPATH): MindSpore's compile cache
+    # then reads the package's files, which once changed the progress bars' style mid-run.
+    trained = ok(
         run(
             ["python", ROOT / "train.py", "-c", DEMO, *TINY_RUN, "--mode", mode, "--epoch_size", "1"],
             tmp_path,
+            PYTHONPATH="",
         )
     )
+    bars = progress_bars(trained.stderr)
+    assert sorted(bars) == ["epoch 1/1", "validate"], trained.stderr[-2000:]
+    assert all("█" in chars and chars <= set(BLOCKS) for chars in bars.values()), bars
     ckpt = tmp_path / "ckpt"
     assert (ckpt / "classes.txt").read_text().split() == [str(i) for i in range(10)]
-    for name in ("config.yaml", "metrics.csv", "curves.png", "densenet121-1_2.ckpt", "densenet121-best.ckpt"):
+    for name in (
+        "config.yaml",
+        "metrics.csv",
+        "curves.png",
+        "densenet_test-1_2.ckpt",
+        "densenet_test-best.ckpt",
+    ):
         assert (ckpt / name).is_file(), name
+    assert Image.open(ckpt / "curves.png").text["Title"] == "densenet_test on digits"
     with open(ckpt / "metrics.csv") as f:
         row = list(csv.DictReader(f))[-1]
     ok(
@@ -51,7 +65,7 @@ def test_train_then_validate(tmp_path, mode):
                 "--mode",
                 mode,
                 "--ckpt_path",
-                ckpt / "densenet121-best.ckpt",
+                ckpt / "densenet_test-best.ckpt",
                 "--json",
                 tmp_path / "v.json",
             ],
@@ -82,19 +96,18 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path):
         "--deterministic",
     ]
     ok(run([*args, "--ckpt_save_dir", "whole"], tmp_path))
-    killed = start([*args, "--ckpt_save_dir", "killed"], tmp_path)
-    epoch1 = tmp_path / "killed" / "densenet121-1_2.ckpt"  # written after the resume state
-    deadline = time.monotonic() + 600
-    while not epoch1.exists() and killed.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    killed.send_signal(signal.SIGKILL)
-    killed.wait()
-    assert not (tmp_path / "killed" / "densenet121-2_2.ckpt").exists(), "the run ended before it was killed"
+    # SIGKILLed once epoch 1's checkpoint is written (the small network trains epoch 2 faster than
+    # a test could poll for that file and send the signal), see tests/kill_at.py.
+    kill = ["python", ROOT / "tests" / "kill_at.py", "save_best", "1", *args[1:], "--ckpt_save_dir", "killed"]
+    killed = run(kill, tmp_path)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    assert (tmp_path / "killed" / "densenet_test-1_2.ckpt").is_file()
+    assert not (tmp_path / "killed" / "densenet_test-2_2.ckpt").exists(), "the run ended before it was killed"
     resumed = ok(run([*args, "--ckpt_save_dir", "killed", "--resume"], tmp_path))
     assert "resumed from" in resumed.stderr
     whole, again = (
-        weights(tmp_path / "whole" / "densenet121-2_2.ckpt"),
-        weights(tmp_path / "killed" / "densenet121-2_2.ckpt"),
+        weights(tmp_path / "whole" / "densenet_test-2_2.ckpt"),
+        weights(tmp_path / "killed" / "densenet_test-2_2.ckpt"),
     )
     assert whole.keys() == again.keys()
     for name, value in whole.items():
@@ -113,6 +126,7 @@ def test_missing_checkpoint_and_nothing_to_validate_are_one_line_errors(tmp_path
     assert nothing.returncode == 2 and "--pretrained or --ckpt_path" in nothing.stderr
 
 
+@pytest.mark.slow
 def test_seed_validate_commands(tmp_path):
     """The seed's two validate lines, on an ImageFolder `imagenet` tree."""
     data = make_digit_folders(tmp_path / "imagenet")
@@ -152,6 +166,7 @@ def test_seed_validate_commands(tmp_path):
     assert "top-1" in result.stdout and "30 samples" in result.stdout
 
 
+@pytest.mark.slow
 def test_seed_pretrained_commands_use_the_cache(tmp_path):
     """`--pretrained` with weights already in $MINDCV_HOME: no network, fine-tune and validate."""
     from mindcv.models import create_model, get_pretrained_cfg
@@ -222,13 +237,13 @@ def test_ema_weights_are_validated_and_saved_as_best(tmp_path):
     args = ["-c", DEMO, *TINY_RUN, "--mode", "1", "--epoch_size", "1", "--warmup_epochs", "0"]
     ok(run(["python", ROOT / "train.py", *args, "--ema", "--ema_decay", "0.5"], tmp_path))
     ckpt = tmp_path / "ckpt"
-    best, epoch = weights(ckpt / "densenet121-best.ckpt"), weights(ckpt / "densenet121-1_2.ckpt")
+    best, epoch = weights(ckpt / "densenet_test-best.ckpt"), weights(ckpt / "densenet_test-1_2.ckpt")
     for name, value in best.items():  # best holds the EMA weights, stored as ema.* in the epoch file
         np.testing.assert_array_equal(value, epoch[f"ema.{name}"], err_msg=name)
     assert not np.array_equal(best["classifier.weight"], epoch["classifier.weight"])
     with open(ckpt / "metrics.csv") as f:
         logged = float(list(csv.DictReader(f))[-1]["val_top1"])
-    validate = ["python", ROOT / "validate.py", *args, "--ckpt_path", ckpt / "densenet121-best.ckpt"]
+    validate = ["python", ROOT / "validate.py", *args, "--ckpt_path", ckpt / "densenet_test-best.ckpt"]
     ok(run([*validate, "--json", tmp_path / "v.json"], tmp_path))
     assert json.loads((tmp_path / "v.json").read_text())["top1"] == pytest.approx(logged, abs=1e-4)
 

@@ -11,7 +11,7 @@ from typing import Iterator, List, Optional
 
 from ..utils.errors import MindCVError
 
-__all__ = ["epoch_iterator", "get_class_names", "get_source", "resolve_workers", "set_epoch", "walk"]
+__all__ = ["get_class_names", "get_source", "resolve_workers", "walk"]
 
 
 def resolve_workers(num_parallel_workers: Optional[int]) -> int:
@@ -42,8 +42,3 @@ def get_source(dataset):
 def get_class_names(dataset) -> List[str]:
     """Class names in label order (image folders: sorted sub-folder names)."""
     return list(get_source(dataset).classes)
-
-
-# The per-epoch controls moved to epochs.py; this keeps mindcv.data.pipeline.set_epoch and
-# epoch_iterator.
-from .epochs import epoch_iterator, set_epoch  # noqa: E402

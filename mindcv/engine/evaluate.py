@@ -5,7 +5,8 @@ from typing import Dict
 import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
-from tqdm import tqdm
+
+from ..utils.progress import progress_bar
 
 __all__ = ["Evaluator", "evaluate"]
 
@@ -48,7 +49,7 @@ class Evaluator:
         """
         self.network.set_train(False)
         totals = np.zeros(4, dtype=np.float64)  # loss, top-1, top-5, samples
-        for images, labels in tqdm(
+        for images, labels in progress_bar(
             loader.create_tuple_iterator(num_epochs=1),
             total=loader.get_dataset_size(),
             desc="validate",

@@ -13,11 +13,13 @@ __all__ = ["MetricsLog"]
 
 class MetricsLog:
     """Rows of epoch metrics; on resume, rows after the resumed epoch are discarded. Without
-    `csv_path` (--metrics_csv False) no CSV is written and a resumed run's curves start afresh."""
+    `csv_path` (--metrics_csv False) no CSV is written and a resumed run's curves start afresh.
+    `title` heads the curves (train.py: the model and the dataset)."""
 
-    def __init__(self, csv_path=None, png_path=None, resume_epoch: int = 0):
+    def __init__(self, csv_path=None, png_path=None, resume_epoch: int = 0, title: str = ""):
         self.csv_path = Path(csv_path) if csv_path else None
         self.png_path = Path(png_path) if png_path else None
+        self.title = title
         self.rows: List[Dict[str, str]] = []
         if resume_epoch and self.csv_path and self.csv_path.is_file():
             with open(self.csv_path, newline="") as f:
@@ -28,7 +30,7 @@ class MetricsLog:
         if self.csv_path:
             self._write_csv()
         if self.png_path:
-            atomic_write_bytes(self.png_path, plot_curves(self.rows))
+            atomic_write_bytes(self.png_path, plot_curves(self.rows, self.title))
 
     def _write_csv(self) -> None:
         fields = list(dict.fromkeys(k for r in self.rows for k in r))

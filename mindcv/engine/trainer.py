@@ -16,11 +16,11 @@ from dataclasses import asdict, dataclass
 from typing import Dict, Optional, Sequence
 
 import numpy as np
-from tqdm import tqdm
 
 from ..data import epoch_iterator
 from ..utils.distributed import DistributedInfo, any_rank, check_replicas_agree
 from ..utils.errors import MindCVError, RunStopped
+from ..utils.progress import progress_bar
 from .checkpoint_manager import CheckpointManager
 from .evaluate import Evaluator
 from .metrics_log import MetricsLog
@@ -128,7 +128,7 @@ class Trainer:
         epoch, start = position.epoch, position.step_in_epoch
         self.train_step.set_train(True)
         recent = collections.deque(maxlen=20)
-        with tqdm(
+        with progress_bar(
             total=self.steps_per_epoch,
             initial=start,
             desc=f"epoch {epoch + 1}/{self.epochs}",

@@ -37,12 +37,20 @@ from .registry import register_model
 
 _logger = logging.getLogger(__name__)
 
-__all__ = ["DenseNet", "densenet121", "densenet161", "densenet169", "densenet201", "default_cfgs"]
+__all__ = [
+    "DenseNet",
+    "densenet121",
+    "densenet161",
+    "densenet169",
+    "densenet201",
+    "densenet_test",
+    "default_cfgs",
+]
 
 _URL = "https://download.mindspore.cn/toolkits/mindcv/densenet/{}-120_5004_Ascend.ckpt"
 
 
-def _cfg(name: str, top1: float, top5: float, num_params: int) -> dict:
+def _cfg(name: str, top1: Optional[float], top5: Optional[float], num_params: Optional[int]) -> dict:
     """Pretrained-weight metadata kept beside the model, as torchvision does."""
     return {
         "url": _URL.format(name),
@@ -64,6 +72,8 @@ default_cfgs = {
     "densenet161": _cfg("densenet161", 79.10, 94.65, 28_681_000),
     "densenet169": _cfg("densenet169", 76.38, 93.34, 14_149_480),
     "densenet201": _cfg("densenet201", 78.08, 94.13, 20_013_928),
+    # The tests' small DenseNet: the family's preprocessing, no published weights.
+    "densenet_test": dict(_cfg("densenet_test", None, None, None), url="", metrics={}),
 }
 
 
@@ -415,3 +425,14 @@ def densenet201(
     """DenseNet-201: growth 32, blocks (6, 12, 48, 32), 64 stem channels."""
     kwargs.update(num_classes=num_classes, in_channels=in_channels)
     return _densenet("densenet201", 32, (6, 12, 48, 32), 64, pretrained, **kwargs)
+
+
+@register_model
+def densenet_test(
+    pretrained: bool = False, num_classes: int = 1000, in_channels: int = 3, **kwargs
+) -> DenseNet:
+    """A DenseNet of the same cells at a fraction of the depth and width (growth 16, blocks
+    (2, 2, 2, 2), 32 stem channels, every count a multiple of 16), for end-to-end tests where depth
+    does not matter, like timm's `test_*` models: it compiles and trains in seconds. No weights."""
+    kwargs.update(num_classes=num_classes, in_channels=in_channels)
+    return _densenet("densenet_test", 16, (2, 2, 2, 2), 32, pretrained, **kwargs)

@@ -10,7 +10,7 @@ learning rates and MindSpore's per-parameter decay flags.
 import mindspore as ms
 from mindspore import nn, ops
 
-__all__ = ["AdamW", "Lamb"]
+__all__ = ["AdamW"]
 
 _adam_step = ops.MultitypeFuncGraph("adam_step")
 
@@ -81,7 +81,3 @@ class AdamW(nn.Optimizer):
         return self.hyper_map(
             step, lrs, decays, self._parameters, self.moments1, self.moments2, gradients, self.decay_flags
         )
-
-
-# LAMB, AdamW with the trust ratio above, lives in lamb.py; this keeps mindcv.optim.adamw.Lamb.
-from .lamb import Lamb  # noqa: E402

@@ -1,15 +1,13 @@
 """Leaf helpers (atomic writes, errors, downloads, plots, seeds, distributed start-up, the script
-runner) that import nothing of ours above them, plus the names MindCV's `mindcv.utils` exports
-(loaded on first use, see `_lazy`).
+runner) that import nothing of ours above them, plus MindCV's public `mindcv.utils` names and
+module paths (`checkpoint_manager`, `train_step`), kept as re-exports so MindCV scripts run
+unchanged (names load on first use, see `_lazy`).
 
 `CheckpointManager` here is MindCV's API (`ckpt_save_policy=`, `save_ckpoint`) over the training
 engine's own manager, `mindcv.engine.checkpoint_manager.CheckpointManager`, which train.py uses.
 MindCV's `create_trainer` (a `mindspore.Model`), `StateMonitor` and `ValCallback` are MindCV's
 API over `mindcv.engine.model_api`; train.py's own train step is
 `mindcv.engine.train_step.create_trainer`.
-The engine's modules that lived here (`train_step`, `fit`, `evaluate`, `checkpoints`,
-`checkpoint_manager`, `metrics_log`, `stop_signals`, `runtime`, `onnx_runtime`) are aliases of
-`mindcv.engine`'s, and `benchmark` of `mindcv.benchmark.harness`.
 """
 
 from .._lazy import lazy_exports

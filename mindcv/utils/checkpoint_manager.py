@@ -1,8 +1,5 @@
-"""Moved to `mindcv.engine.mindcv_checkpoint_manager` (MindCV's API over the engine's manager).
-
-This alias keeps the old import path; MindCV's own, `from mindcv.utils import CheckpointManager`,
-is a lazy re-export in `mindcv/utils/__init__.py`.
-"""
+"""MindCV's import path `mindcv.utils.checkpoint_manager`, kept so MindCV scripts run unchanged;
+the class lives in `mindcv.engine.mindcv_checkpoint_manager`."""
 
 from ..engine.mindcv_checkpoint_manager import CheckpointManager
 

@@ -25,10 +25,9 @@ import zipfile
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
-from tqdm import tqdm
-
 from .atomic import atomic_write_bytes
 from .errors import MindCVError
+from .progress import progress_bar
 
 _CHUNK = 1 << 20
 
@@ -132,7 +131,7 @@ def _stream(url: str, out, label: str, timeout: float) -> None:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             total = int(response.headers.get("Content-Length") or 0) or None
             received = 0
-            with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=label) as bar:
+            with progress_bar(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=label) as bar:
                 for block in iter(lambda: response.read(_CHUNK), b""):
                     out.write(block)
                     received += len(block)

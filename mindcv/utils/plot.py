@@ -1,58 +1,67 @@
-"""Loss and accuracy curves drawn with Pillow, so training needs no plotting library."""
+"""The training curves as a PNG, drawn with matplotlib's object API (Agg, no display, no pyplot state).
+
+Three panels over the epochs: train and validation loss on a log axis (one early validation loss
+of 36 would flatten the rest on a linear one), top-1 and top-5 accuracy, the learning rate.
+"""
 
 import io
-from typing import Dict, List, Sequence, Tuple
+import math
+from typing import Dict, List, Tuple
 
-from PIL import Image, ImageDraw, ImageFont
+from matplotlib.figure import Figure
+from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter, PercentFormatter, StrMethodFormatter
 
-__all__ = ["plot_curves"]
+__all__ = ["curves_figure", "plot_curves"]
 
-_PANELS = (  # title, [(column, colour)]
-    ("loss", [("train_loss", (31, 119, 180)), ("val_loss", (255, 127, 14))]),
-    ("accuracy", [("val_top1", (44, 160, 44)), ("val_top5", (214, 39, 40))]),
+_PANELS = (  # title, y label, [(column, label)], y axis: "log", "percent" (of fractions) or "linear"
+    ("loss", "loss (log scale)", [("train_loss", "train"), ("val_loss", "validation")], "log"),
+    ("validation accuracy", "accuracy", [("val_top1", "top-1"), ("val_top5", "top-5")], "percent"),
+    ("learning rate", "learning rate at the epoch's end", [("lr", "learning rate")], "linear"),
 )
-_WIDTH, _HEIGHT, _MARGIN = 480, 320, 48
 
 
-def plot_curves(rows: List[Dict[str, str]]) -> bytes:
-    """A PNG with one panel per quantity, the epoch on the x axis; empty columns are skipped."""
-    image = Image.new("RGB", (_WIDTH * len(_PANELS), _HEIGHT), "white")
-    draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default()
-    for i, (title, series) in enumerate(_PANELS):
-        lines = [(name, colour, _points(rows, name)) for name, colour in series]
-        _panel(draw, font, i * _WIDTH, title, [line for line in lines if line[2]])
+def plot_curves(rows: List[Dict[str, str]], title: str = "") -> bytes:
+    """`curves_figure` as PNG bytes, the title also in the PNG's metadata."""
     out = io.BytesIO()
-    image.save(out, format="PNG")
+    curves_figure(rows, title).savefig(out, format="png", metadata={"Title": title})
     return out.getvalue()
 
 
-def _points(rows, column) -> List[Tuple[float, float]]:
-    return [(float(r["epoch"]), float(r[column])) for r in rows if r.get(column) not in (None, "")]
+def curves_figure(rows: List[Dict[str, str]], title: str = "") -> Figure:
+    """The figure of the metrics rows (columns as metrics.csv's); columns without values are left out."""
+    figure = Figure(figsize=(13.5, 4.2), dpi=100, layout="constrained")
+    figure.suptitle(title, fontsize="x-large")
+    for axes, (name, ylabel, series, scale) in zip(figure.subplots(1, len(_PANELS)), _PANELS):
+        for column, label in series:
+            epochs, values = _points(rows, column, positive=scale == "log")
+            if epochs:
+                axes.plot(epochs, values, marker="o", markersize=4, label=label)
+        if scale == "log" and axes.has_data():
+            axes.set_yscale("log")  # labelled at 1-2-5 steps in plain numbers: 0.2, 0.5, 1, 2, 5, 10
+            axes.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+            axes.yaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
+            axes.yaxis.set_minor_formatter(NullFormatter())
+        if scale == "percent":
+            axes.yaxis.set_major_formatter(PercentFormatter(xmax=1))
+        axes.set_title(name)
+        axes.set_xlabel("epoch")
+        axes.set_ylabel(ylabel)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.grid(True, which="major", alpha=0.4)
+        axes.grid(True, which="minor", alpha=0.15)
+        if len(axes.lines) > 1:
+            axes.legend()
+        elif not axes.has_data():
+            axes.text(0.5, 0.5, "no values", ha="center", va="center", transform=axes.transAxes)
+    return figure
 
 
-def _panel(draw, font, left: int, title: str, lines: Sequence) -> None:
-    x0, y0, x1, y1 = left + _MARGIN, _MARGIN // 2, left + _WIDTH - _MARGIN // 2, _HEIGHT - _MARGIN
-    draw.rectangle((x0, y0, x1, y1), outline="black")
-    draw.text((x0, 4), title, fill="black", font=font)
-    values = [p for _, _, points in lines for p in points]
-    if not values:
-        return
-    xs, ys = [p[0] for p in values], [p[1] for p in values]
-    x_lo, x_hi = min(xs), max(max(xs), min(xs) + 1)
-    y_lo, y_hi = min(ys), max(max(ys), min(ys) + 1e-6)
-
-    def to_pixel(x, y):
-        return (x0 + (x - x_lo) / (x_hi - x_lo) * (x1 - x0), y1 - (y - y_lo) / (y_hi - y_lo) * (y1 - y0))
-
-    for label, y in ((f"{y_hi:.3g}", y0), (f"{y_lo:.3g}", y1 - 10)):
-        draw.text((left + 2, y), label, fill="black", font=font)
-    draw.text((x0, y1 + 4), f"epoch {x_lo:g}", fill="black", font=font)
-    draw.text((x1 - 50, y1 + 4), f"{x_hi:g}", fill="black", font=font)
-    for n, (name, colour, points) in enumerate(lines):
-        pixels = [to_pixel(*p) for p in points]
-        if len(pixels) > 1:
-            draw.line(pixels, fill=colour, width=2)
-        for px, py in pixels:
-            draw.ellipse((px - 2, py - 2, px + 2, py + 2), fill=colour)
-        draw.text((x0 + 8 + 110 * n, y1 + 20), name, fill=colour, font=font)
+def _points(rows, column: str, positive: bool) -> Tuple[List[int], List[float]]:
+    """Epochs and finite values of `column` (only positive ones for a log axis)."""
+    points = []
+    for row in rows:
+        text = row.get(column)
+        value = float(text) if text not in (None, "") else math.nan
+        if math.isfinite(value) and (value > 0 or not positive):
+            points.append((int(row["epoch"]), value))
+    return [e for e, _ in points], [v for _, v in points]

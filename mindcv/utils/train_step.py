@@ -1,8 +1,6 @@
-"""Moved to `mindcv.engine.train_step` (the training engine's train step).
+"""MindCV's import path `mindcv.utils.train_step`, kept so MindCV scripts run unchanged; the train
+step lives in `mindcv.engine.train_step`."""
 
-This alias keeps the old import path; import from `mindcv.engine.train_step`.
-"""
+from ..engine.train_step import TrainStep
 
-from ..engine.train_step import TrainStep, create_trainer
-
-__all__ = ["TrainStep", "create_trainer"]
+__all__ = ["TrainStep"]

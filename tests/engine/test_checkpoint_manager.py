@@ -17,7 +17,7 @@ from mindcv.engine.metrics_log import MetricsLog
 from mindcv.engine.train_step import create_trainer
 from mindcv.models.checkpoint import load_params, read_checkpoint
 from mindcv.utils.atomic import atomic_save_checkpoint
-from tests.scripts import ROOT, SMALL, run_script, start
+from tests.scripts import ROOT, SMALL_NET, run_script, start
 
 POSITION = {"epoch": 3, "step_in_epoch": 5, "global_step": 35, "best_top1": 0.5, "nonfinite_steps": 1}
 
@@ -119,7 +119,7 @@ def test_train_top_k_keeps_the_best_by_validation_across_resume(tmp_path):
     args = [
         "-c",
         str(ROOT / "configs" / "densenet" / "densenet_121_demo.yaml"),
-        *SMALL,
+        *SMALL_NET,
         "--num_samples",
         "64",
         "--batch_size",
@@ -151,12 +151,12 @@ def test_train_top_k_keeps_the_best_by_validation_across_resume(tmp_path):
     assert sorted(top1) == [1, 2, 3, 4, 5, 6]
     assert len(set(top1.values())) > 2, f"every epoch scored alike, nothing was ranked: {top1}"
     best = sorted(top1, key=lambda e: (-top1[e], e))[:2]
-    assert epoch_files(ckpt) == sorted(f"densenet121-{e}_4.ckpt" for e in best), top1
+    assert epoch_files(ckpt, "densenet_test") == sorted(f"densenet_test-{e}_4.ckpt" for e in best), top1
     for e in best:
-        stored = read_checkpoint(ckpt / f"densenet121-{e}_4.ckpt")
+        stored = read_checkpoint(ckpt / f"densenet_test-{e}_4.ckpt")
         assert stored["metric.val_top1"].asnumpy().item() == pytest.approx(top1[e], abs=1e-6)
-    first = read_checkpoint(ckpt / f"densenet121-{best[0]}_4.ckpt")
-    best_file = read_checkpoint(ckpt / "densenet121-best.ckpt")
+    first = read_checkpoint(ckpt / f"densenet_test-{best[0]}_4.ckpt")
+    best_file = read_checkpoint(ckpt / "densenet_test-best.ckpt")
     assert best_file.pop("metric.epoch").asnumpy().item() == best[0]
     for name, value in best_file.items():
         np.testing.assert_array_equal(value.asnumpy(), first[name].asnumpy(), err_msg=name)

@@ -14,10 +14,10 @@ def _net():
 
 def test_import_path_is_mindcvs_and_train_py_keeps_its_manager():
     import mindcv.engine.checkpoint_manager as ours
-    import mindcv.utils.checkpoint_manager as old_path
+    import mindcv.utils.checkpoint_manager as mindcv_path
 
     assert CheckpointManager.__module__ == "mindcv.engine.mindcv_checkpoint_manager"
-    assert old_path.CheckpointManager is CheckpointManager
+    assert mindcv_path.CheckpointManager is CheckpointManager
     assert ours.CheckpointManager is not CheckpointManager  # train.py's manager is unchanged
 
 

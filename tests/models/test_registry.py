@@ -23,7 +23,8 @@ def test_list_models_with_wildcards():
     assert list_models(["*121", "*201"]) == ["densenet121", "densenet201"]
     assert list_models("densenet[0-9]*", exclude_filters="*1") == ["densenet169"]
     assert list_models("densenet[0-9]*", pretrained=True) == ALL
-    assert list_models(module="densenet") == ALL
+    assert list_models(module="densenet") == [*ALL, "densenet_test"]
+    assert list_models(pretrained=True) == ALL  # the tests' small DenseNet has no weights
     assert list_models("resnet*") == []
 
 
