@@ -5,9 +5,10 @@ import logging
 import mindspore as ms
 import numpy as np
 import pytest
-from mindspore import nn
+from mindspore import nn, ops
 
 from mindcv.models import DenseNet, create_model
+from mindcv.models.densenet import _Transition
 
 CONFIGS = {  # name: (growth, blocks, stem channels, torchvision's trainable parameter count)
     "densenet121": (32, (6, 12, 24, 16), 64, 7_978_856),
@@ -206,3 +207,41 @@ def test_memory_efficient_on_cpu_warns_that_it_saves_nothing(caplog):
     with caplog.at_level(logging.WARNING, logger="mindcv.models.densenet"):
         tiny()
     assert not caplog.records
+
+
+class _ConvThenPool(nn.Cell):
+    """The paper's transition order (torchvision's): BN-ReLU-Conv1x1, then the 2x2 average pool,
+    on `transition`'s own parameters, with MindSpore's built-in ops."""
+
+    def __init__(self, transition):
+        super().__init__()
+        self.norm, self.weight = transition.features.norm, transition.features.conv.weight
+
+    def construct(self, x):
+        y = ops.conv2d(ops.relu(self.norm(x)), self.weight)
+        return ops.avg_pool2d(y, kernel_size=2, stride=2)
+
+
+def _weighted_sum(net, dy):
+    """(net(x) * dy).sum() and net(x): its gradient back-propagates dy (a plain function for Graph mode)."""
+
+    def loss_fn(x):
+        y = net(x)
+        return (y * dy).sum(), y
+
+    return loss_fn
+
+
+def test_transition_pools_before_its_conv_with_the_old_order_s_values_and_gradients(mode):
+    """Pooling first is a quarter of the conv's work; a bias-free 1x1 conv commutes with the pool."""
+    ms.set_seed(5)
+    transition = _Transition(32, 16)
+    transition.set_train(True)
+    x, dy = inputs(batch=4, size=16, channels=32), inputs(batch=4, size=8, channels=16, seed=1)
+    params = transition.trainable_params()
+    results = []
+    for net in (transition, _ConvThenPool(transition)):
+        (_, y), (dx, dparams) = ms.value_and_grad(_weighted_sum(net, dy), 0, params, has_aux=True)(x)
+        results.append([t.asnumpy() for t in (y, dx, *dparams)])
+    for new, old in zip(*results):
+        assert np.linalg.norm(new - old) <= 1e-5 * np.linalg.norm(old)
