@@ -2,6 +2,7 @@
 
 python benchmark.py --model densenet121 --batch_size 16 --compare torchvision
 python benchmark.py --mode 0 1 --amp_level O0 O2 --json bench.json
+python benchmark.py --user_script --compare torchvision --torch_modes channels_last compile
 
 Prints the results table of the model page (train s/epoch on ImageNet-1k, infer ms at batch 1)
 in Markdown, then every figure per configuration and, with --compare, the ratios to torchvision.
@@ -66,6 +67,14 @@ def parse_args(argv):
         "--compare", choices=("torchvision",), help="also time torchvision's model of that name (fp32 eager)"
     )
     parser.add_argument(
+        "--torch_modes",
+        nargs="+",
+        choices=("channels_last", "compile"),
+        default=[],
+        help="with --compare, also time torchvision fp32 in eager channels_last and/or torch.compile "
+        "(inductor, channels_last; compiles for minutes)",
+    )
+    parser.add_argument(
         "--user_script",
         action="store_true",
         help="also time a user's own Graph-mode script: nn.TrainOneStepCell around create_model, "
@@ -105,6 +114,7 @@ def main(args) -> None:
         cache_root=args.compile_cache or None,
         onnxruntime=args.onnxruntime,
         user_script=args.user_script,
+        torch_modes=args.torch_modes,
     )
     print(format_report(report))
     if args.json:

@@ -227,3 +227,31 @@ def test_bf16_rows_are_compared_with_torch_fp32_and_bf16_autocast(tmp_path):
 def test_bf16_on_a_cpu_without_bf16_convolutions_fails_before_any_measurement(tmp_path):
     result = run_script("benchmark.py", "--mode", 1, *SMALL, "--amp_level", "O0", "bf16")
     assert_one_line_error(result, "amp_level bf16: this CPU has no oneDNN bfloat16 convolutions", "O0")
+
+
+@pytest.mark.skipif(not HAS_TORCHVISION, reason="torch and torchvision are not installed")
+def test_torch_channels_last_row_computes_the_eager_row_s_logits():
+    """The channels_last row times the same model on the same batch, only in torch's NHWC layout."""
+    from mindcv.benchmark.harness import _torch_step
+
+    spec = dict(model="densenet121", image_size=32, batch_size=2, num_classes=10, threads=1, seed=0)
+    spec.update(memory_efficient=False, amp_level="O0", task="throughput")
+    eager, channels_last = (_torch_step(dict(spec, mode=mode))() for mode in (None, "channels_last"))
+    np.testing.assert_allclose(channels_last, eager, rtol=1e-4, atol=1e-5)
+
+
+def test_report_header_names_the_isa():
+    report = {
+        "model": "densenet121",
+        "image_size": 224,
+        "batch_size": 16,
+        "threads": 2,
+        "cpu": "AMD EPYC (2 logical CPUs)",
+        "isa": "avx2",
+        "device_num": 1,
+        "results": [_row("mindspore", "graph", 4.0, 0.1, 10.0)],
+        "torchvision": None,
+        "ratios": [],
+        "compare": None,
+    }
+    assert "2 threads, AMD EPYC (2 logical CPUs), ISA: avx2." in format_report(report)

@@ -48,7 +48,9 @@ __all__ = [
 
 IMAGENET_TRAIN_IMAGES = 1_281_167
 TASKS = ("train", "latency", "throughput")  # train step at batch N; inference at batch 1 and batch N
-MODE_NAMES = {0: "graph", 1: "pynative", None: "eager", "exported": "exported"}  # None: torchvision
+# torchvision's modes: None eager NCHW, "channels_last" eager NHWC, "compile" torch.compile (inductor, NHWC)
+MODE_NAMES = {0: "graph", 1: "pynative", None: "eager", "channels_last": "eager channels_last"}
+MODE_NAMES.update({"compile": "torch.compile channels_last", "exported": "exported"})
 INFER_TASKS = ("latency", "throughput")
 USER_SCRIPT = "mindspore user script"  # the framework name of `_user_script_step`'s rows
 _RESULT = "BENCHMARK_RESULT "
@@ -159,6 +161,11 @@ def _torch_step(spec: dict) -> Callable[[], object]:
     model = builder(weights=None, num_classes=spec["num_classes"], memory_efficient=spec["memory_efficient"])
     images, labels = (torch.from_numpy(a) for a in random_batch(*_batch_args(spec)))
     labels = labels.long()
+    if spec["mode"] in ("channels_last", "compile"):  # the layout torch's CPU convolutions prefer
+        model = model.to(memory_format=torch.channels_last)
+        images = images.contiguous(memory_format=torch.channels_last)
+    if spec["mode"] == "compile":
+        model = torch.compile(model)  # inductor; compiles in the first (untimed) step, for minutes
 
     def autocast():
         return torch.autocast("cpu", dtype=torch.bfloat16, enabled=spec["amp_level"] == "bf16")
@@ -288,6 +295,19 @@ def _cpu_name() -> str:
     return f"{names[0] if names else platform.processor()} ({os.cpu_count()} logical CPUs)"
 
 
+_ISA_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx_vnni", "amx_tile")  # what oneDNN picks kernels by
+
+
+def _cpu_isa() -> str:
+    """The vector extensions of this CPU that decide oneDNN's kernels, from /proc/cpuinfo."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        flags = []
+    return " ".join(flag for flag in _ISA_FLAGS if flag in flags) or "unknown"
+
+
 def _summary(tasks: Dict[str, dict], device_num: int) -> Dict[str, object]:
     """The headline figures; the training ones are None for an inference-only row (onnxruntime)."""
     train = tasks.get("train")
@@ -320,6 +340,7 @@ def benchmark(
     seed: int = 0,
     onnxruntime: bool = False,
     user_script: bool = False,
+    torch_modes: Sequence[str] = (),
 ) -> Dict[str, object]:
     """Every figure of `model` for each mode x amp level (and torchvision fp32 eager if `compare`,
     plus torchvision under bfloat16 autocast when `amp_levels` holds bf16).
@@ -332,6 +353,9 @@ def benchmark(
     `train_s_per_epoch` extrapolates one device's images/s to ImageNet-1k's 1,281,167 training
     images on `device_num` devices with perfect scaling. Ratios are ours / torchvision's: every
     row against fp32 eager, and bf16 rows also against bf16 autocast (`versus` names which).
+    `torch_modes` ("channels_last": eager NHWC; "compile": torch.compile, inductor, NHWC, which
+    compiles for minutes) adds, with `compare`, those torchvision fp32 rows and our fp32 rows'
+    ratios to each.
     """
     from ..models import model_entrypoint
 
@@ -353,8 +377,8 @@ def benchmark(
         memory_efficient=memory_efficient,
         seed=seed,
     )
-    report = dict(common, device_num=device_num, cpu=_cpu_name(), results=[], ratios=[])
-    report.update(torchvision=None, torchvision_bf16=None)
+    report = dict(common, device_num=device_num, cpu=_cpu_name(), isa=_cpu_isa(), results=[], ratios=[])
+    report.update(torchvision=None, torchvision_bf16=None, torch_variants=[])
     report["compare"] = compare
 
     def run(framework: str, mode, amp_level: str, tasks_to_run=TASKS) -> Dict[str, object]:
@@ -390,6 +414,11 @@ def benchmark(
                     report[key] = run("torchvision", None, amp_level)
             fp32, bf16 = report["torchvision"], report["torchvision_bf16"]
             report["ratios"] = [_ratios(row, fp32, "fp32 eager") for row in report["results"]]
+            for mode in torch_modes:
+                variant = run("torchvision", mode, "O0")
+                report["torch_variants"].append(variant)
+                fp32_rows = [row for row in report["results"] if row["amp_level"] == "O0"]
+                report["ratios"] += [_ratios(row, variant, f"fp32 {MODE_NAMES[mode]}") for row in fp32_rows]
             if bf16:
                 bf16_rows = [row for row in report["results"] if row["amp_level"] == "bf16"]
                 report["ratios"] += [_ratios(row, bf16, "bf16 autocast") for row in bf16_rows]
@@ -415,7 +444,8 @@ def format_report(report: dict) -> str:
     lines = [
         f"Train: s/epoch for ImageNet-1k ({IMAGENET_TRAIN_IMAGES:,} images) on {report['device_num']} "
         f"device(s), batch {report['batch_size']}; infer: ms per image at batch 1. "
-        f"{report['image_size']}x{report['image_size']}, {report['threads']} threads, {report['cpu']}.",
+        f"{report['image_size']}x{report['image_size']}, {report['threads']} threads, {report['cpu']}, "
+        f"ISA: {report.get('isa', 'unknown')}.",
         "",
         "| device | model | amp | PyNative train (s/epoch) | PyNative infer (ms) "
         "| Graph train (s/epoch) | Graph infer (ms) |",
@@ -429,7 +459,8 @@ def format_report(report: dict) -> str:
         device = next(r["device"] for (_, a), r in by_key.items() if a == amp)
         lines.append(f"| {device} | {report['model']} | {amp} | " + " | ".join(cells) + " |")
 
-    rows = report["results"] + [row for row in (report["torchvision"], report.get("torchvision_bf16")) if row]
+    theirs = (report["torchvision"], *report.get("torch_variants", ()), report.get("torchvision_bf16"))
+    rows = report["results"] + [row for row in theirs if row]
     lines += [
         "",
         f"| framework | mode | amp | train (images/s) | train compile (s) | train peak RSS (MB) "
