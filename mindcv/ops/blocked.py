@@ -103,9 +103,21 @@ def update_moving_statistics(norm: nn.BatchNorm2d, mean, var, count: int):
 
 def _norm_ops(library: str):
     """(training, inference) Custom ops: with the batch's statistics, which it also returns, or
-    with given ones, held constant in the gradient."""
+    with given ones, held constant in the gradient. The training op also returns oneDNN's ReLU
+    workspace (where the fused ReLU passed), which its backward reads instead of masking dy in a
+    pass of its own."""
 
     op = "BlockedBatchNorm2d"
+    workspace_bytes = ctypes.CDLL(library).mindcv_bn_relu_workspace_bytes
+    workspace_bytes.restype = ctypes.c_int64
+    workspace_bytes.argtypes = [ctypes.c_int64] * 5
+
+    @functools.cache
+    def workspace_shape(n, c, h, w, block):
+        size = workspace_bytes(n, c, h, w, block)
+        if size < 1:
+            raise ValueError(f"{op}: oneDNN has no batch normalization for x of shape {[n, c, h, w]}")
+        return [size]
 
     def vectors(x, names, *shapes):
         """Checks x and the per-channel vectors (then cfg's shape); returns C."""
@@ -117,17 +129,21 @@ def _norm_ops(library: str):
 
     def training_shape(x, gamma, beta, cfg):
         channels = vectors(x, "gamma beta", gamma, beta, cfg)
-        return list(x), [channels], [channels]
+        return list(x), [channels], [channels], workspace_shape(*checks.activation(op, "x", x))
 
     def inference_shape(x, gamma, beta, mean, var, cfg):
         vectors(x, "gamma beta mean var", gamma, beta, mean, var, cfg)
         return list(x)
 
-    def backward_shape(x, y, dy, gamma, mean, var, cfg):
+    def backward_shape(x, y, dy, gamma, mean, var, cfg):  # y: the inference op's output
         channels = vectors(x, "gamma mean var", gamma, mean, var, cfg)
         checks.same_shape(op, "y", y, x)
         checks.same_shape(op, "dy", dy, x)
         return list(x), [channels], [channels]
+
+    def training_backward_shape(x, ws, dy, gamma, mean, var, cfg):
+        checks.same_shape(op, "ws", ws, workspace_shape(*checks.activation(op, "x", x)))
+        return backward_shape(x, x, dy, gamma, mean, var, cfg)
 
     def float32(*types):
         checks.dtypes(op, types)
@@ -136,13 +152,21 @@ def _norm_ops(library: str):
     def three_float32(*types):
         return (float32(*types),) * 3
 
-    def backward(name):
-        return ops.Custom(f"{library}:{name}", backward_shape, three_float32, func_type="aot")
+    def training_dtypes(*types):
+        return (*three_float32(*types), ms.uint8)
 
-    batch_backward, given_backward = backward("mindcv_bn_backward"), backward("mindcv_bn_inference_backward")
+    def training_backward_dtypes(x, ws, *rest):
+        checks.dtypes(op, [ws], [ms.uint8])
+        return three_float32(x, *rest)
+
+    def backward(name, shape, dtype):
+        return ops.Custom(f"{library}:{name}", shape, dtype, func_type="aot")
+
+    batch_backward = backward("mindcv_bn_backward", training_backward_shape, training_backward_dtypes)
+    given_backward = backward("mindcv_bn_inference_backward", backward_shape, three_float32)
 
     def training_bprop(x, gamma, beta, cfg, out, dout):  # the batch statistics' own gradients are unused
-        dx, dgamma, dbeta = batch_backward(x, out[0], dout[0], gamma, out[1], out[2], cfg)
+        dx, dgamma, dbeta = batch_backward(x, out[3], dout[0], gamma, out[1], out[2], cfg)
         return dx, dgamma, dbeta, ops.zeros_like(cfg)
 
     def inference_bprop(x, gamma, beta, mean, var, cfg, out, dout):
@@ -152,7 +176,7 @@ def _norm_ops(library: str):
     def forward(name, shape, dtype, bprop):
         return ops.Custom(f"{library}:{name}", shape, dtype, func_type="aot", bprop=bprop)
 
-    training = forward("mindcv_bn_forward", training_shape, three_float32, training_bprop)
+    training = forward("mindcv_bn_forward", training_shape, training_dtypes, training_bprop)
     return training, forward("mindcv_bn_inference", inference_shape, float32, inference_bprop)
 
 
@@ -178,7 +202,7 @@ class BlockedBatchNorm2d(nn.BatchNorm2d):
         dtype = x.dtype
         x = x.astype(ms.float32)
         if self.training:
-            y, mean, var = self.norm(x, self.gamma, self.beta, self.cfg)
+            y, mean, var, _ = self.norm(x, self.gamma, self.beta, self.cfg)
             update_moving_statistics(self, mean, var, x.shape[0] * x.shape[2] * x.shape[3])
         else:
             statistics = (self.moving_mean, self.moving_variance)

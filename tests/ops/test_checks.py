@@ -81,7 +81,8 @@ CFG = np.array([1, 1, 0], np.int32)  # stride 1, padding 1, float32
 BN_CFG = np.array([1e-5, 0], np.float32)
 FORWARD, DATA, WEIGHTS = "mindcv_conv_forward", "mindcv_conv_backward_data", "mindcv_conv_backward_weights"
 X, W, Y = f32(1, 16, 6, 6), f32(8, 16, 3, 3), f32(1, 8, 6, 6)
-BN_OUT = f32(2, 2, 3, 3, 8), f32(16), f32(16)
+# y, mean, var, ws: ws is 72 bytes, not the 36 (a bit per element) of a blocked BN-ReLU workspace
+BN_OUT = f32(2, 2, 3, 3, 8), f32(16), f32(16), np.zeros(72, np.uint8)
 MISMATCHES = {
     "blocked output of 12 channels": (
         FORWARD,
@@ -100,6 +101,7 @@ MISMATCHES = {
     "dw of another shape": (WEIGHTS, X, W, Y, CFG, f32(8, 16, 1, 1)),
     "gamma of other channels": ("mindcv_bn_forward", f32(2, 2, 3, 3, 8), f32(8), f32(16), BN_CFG, *BN_OUT),
     "y of another shape": ("mindcv_bn_inference", X, *[f32(16)] * 4, BN_CFG, f32(1, 16, 6, 5)),
+    "ws of another size": ("mindcv_bn_forward", f32(2, 2, 3, 3, 8), f32(16), f32(16), BN_CFG, *BN_OUT),
     "block of 4": ("mindcv_to_blocked", f32(1, 16, 3, 3), f32(1, 4, 3, 3, 4)),
     "plain side of other channels": ("mindcv_to_plain", f32(1, 2, 3, 3, 8), f32(1, 8, 3, 3)),
 }
