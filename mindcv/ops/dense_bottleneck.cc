@@ -126,8 +126,9 @@ struct Layer {
 
 int Fail(const char *why) { return mindcv::Fail("dense bottleneck", why); }
 
-// Recomputes concat(chunks) and BN-ReLU of it into `concat` and `normed`, the batch statistics
-// into `mean` and `var`: the forward pass up to the convolution.
+// Recomputes concat(chunks) and BN-ReLU of it into `concat` and `normed` (which may be the same
+// buffer: oneDNN's BatchNorm runs in place), the batch statistics into `mean` and `var`: the
+// forward pass up to the convolution.
 bool Normalize(const Layer &l, void **d, void *concat, void *normed, void *mean, void *var) {
   const int k = l.chunks;
   l.Concat(d, static_cast<char *>(concat), false);
@@ -148,11 +149,11 @@ int Forward(const Params &p) {
   Activation first = l.first;
   if (!first.Matches(p, y, l.out, first.dims[2], first.dims[3]) || !p.Is(mean, {l.total}) || !p.Is(var, {l.total}))
     return Fail("y, mean or var is not shaped as the bottleneck's output and statistics");
-  Scratch scratch({l.concat_bytes, l.concat_bytes});
+  Scratch scratch({l.concat_bytes});  // the concatenation, normalized in place
   if (!scratch.ok()) return Fail("out of memory for its scratch");
   void **d = p.data;
-  const bool ok = Normalize(l, d, scratch.Piece(0), scratch.Piece(1), d[mean], d[var]) &&
-                  Call(mindcv_conv_forward, {{scratch.Piece(1), l.concat_shape},
+  const bool ok = Normalize(l, d, scratch.Piece(0), scratch.Piece(0), d[mean], d[var]) &&
+                  Call(mindcv_conv_forward, {{scratch.Piece(0), l.concat_shape},
                                              {d[k + 2], {l.out, l.total, 1, 1}},
                                              {d[k + 4], {3}, "int32"},
                                              {d[y], l.y_shape}});
@@ -171,12 +172,13 @@ int Backward(const Params &p) {
   if (!p.Is(dgamma, {l.total}) || !p.Is(dbeta, {l.total}) || !p.SameAs(dw, k + 2))
     return Fail("dgamma, dbeta or dw is not shaped as gamma, beta or w");
   const size_t vector_bytes = static_cast<size_t>(l.total) * sizeof(float);
-  Scratch forward({l.concat_bytes, l.concat_bytes, vector_bytes, vector_bytes});
-  Scratch backward({l.concat_bytes, l.concat_bytes});
-  if (!forward.ok() || !backward.ok()) return Fail("out of memory for its scratch");
+  // The BN backward reads the ReLU mask from `normed` and dnormed only through its own masked
+  // copy, so the concatenation's gradient goes into dnormed's buffer: three buffers, not four.
+  Scratch scratch({l.concat_bytes, l.concat_bytes, l.concat_bytes, 2 * vector_bytes});
+  if (!scratch.ok()) return Fail("out of memory for its scratch");
   void **d = p.data;
-  void *concat = forward.Piece(0), *normed = forward.Piece(1), *mean = forward.Piece(2), *var = forward.Piece(3);
-  void *dnormed = backward.Piece(0), *dconcat = backward.Piece(1);
+  void *concat = scratch.Piece(0), *normed = scratch.Piece(1), *dnormed = scratch.Piece(2), *dconcat = dnormed;
+  void *mean = scratch.Piece(3), *var = static_cast<char *>(scratch.Piece(3)) + vector_bytes;
   const Arg w{d[k + 2], {l.out, l.total, 1, 1}}, conv_cfg{d[k + 4], {3}, "int32"}, dy_arg{d[dy], l.y_shape};
   const bool ok =
       Normalize(l, d, concat, normed, mean, var) &&
