@@ -3,6 +3,7 @@
 python benchmark.py --model densenet121 --batch_size 16 --compare torchvision
 python benchmark.py --mode 0 1 --amp_level O0 O2 --json bench.json
 python benchmark.py --user_script --compare torchvision --torch_modes channels_last compile
+python benchmark.py --batch_size 64 --tasks train --memory_efficient --compare torchvision
 
 Prints the results table of the model page (train s/epoch on ImageNet-1k, infer ms at batch 1)
 in Markdown, then every figure per configuration and, with --compare, the ratios to torchvision.
@@ -13,7 +14,7 @@ import argparse
 import json
 import logging
 
-from mindcv.benchmark.harness import benchmark, format_report
+from mindcv.benchmark.harness import TASKS, benchmark, format_report
 from mindcv.names import AMP_LEVELS
 from mindcv.utils.atomic import atomic_write_bytes
 from mindcv.utils.cli import run_script
@@ -62,7 +63,23 @@ def parse_args(argv):
     )
     parser.add_argument("--device_target", default="auto", help="auto, CPU, GPU or Ascend (default: auto)")
     parser.add_argument("--device_num", type=_positive, default=1, help="devices the s/epoch figure assumes")
-    parser.add_argument("--memory_efficient", action="store_true", help="recompute bottlenecks in backward")
+    parser.add_argument(
+        "--memory_efficient",
+        nargs="?",
+        const="also",
+        choices=("also", "only"),
+        help="also measure training with memory_efficient=True (bottlenecks recomputed in backward) "
+        "after each default row, and torchvision's with --compare, and print the ratios; `only`: "
+        "measure just those rows (e.g. to find the largest batch that fits)",
+    )
+    parser.add_argument(
+        "--tasks",
+        nargs="+",
+        choices=TASKS,
+        default=list(TASKS),
+        help="what to measure: train step, inference at batch 1 (latency), at --batch_size "
+        "(throughput) (default: all)",
+    )
     parser.add_argument(
         "--compare", choices=("torchvision",), help="also time torchvision's model of that name (fp32 eager)"
     )
@@ -115,6 +132,7 @@ def main(args) -> None:
         onnxruntime=args.onnxruntime,
         user_script=args.user_script,
         torch_modes=args.torch_modes,
+        tasks=args.tasks,
     )
     print(format_report(report))
     if args.json:

@@ -255,3 +255,29 @@ def test_report_header_names_the_isa():
         "compare": None,
     }
     assert "2 threads, AMD EPYC (2 logical CPUs), ISA: avx2." in format_report(report)
+
+
+def test_memory_efficient_rows_are_measured_beside_the_default_with_their_ratios(tmp_path):
+    """`--memory_efficient` adds a train row with memory_efficient=True after the default one, in
+    the same run, and the ratios of its images/s and peak RSS to the default's; `only` just it."""
+    path = tmp_path / "bench.json"
+    command = ["--model", "densenet_test", *SMALL, "--tasks", "train", "--memory_efficient", "--json", path]
+    result = run_script("benchmark.py", *command)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(path.read_text())
+    default, efficient = report["results"]
+    assert (default["memory_efficient"], efficient["memory_efficient"]) == (False, True)
+    assert set(default["tasks"]) == set(efficient["tasks"]) == {"train"}
+    (ratio,) = report["memory_ratios"]
+    assert ratio["peak_rss_vs_default"] == pytest.approx(
+        efficient["train_peak_rss_mb"] / default["train_peak_rss_mb"]
+    )
+    assert ratio["images_per_s_vs_default"] == pytest.approx(
+        efficient["train_images_per_s"] / default["train_images_per_s"]
+    )
+    assert ratio["peak_rss_vs_torchvision_memory_efficient"] is None  # no --compare
+    assert re.search(r"\| mindspore \| graph \| O0 \| [\d.]+x \| [\d.]+x \| — \|", result.stdout)
+
+    result = run_script("benchmark.py", *command[:-2], "only", "--json", path)
+    assert result.returncode == 0, result.stderr
+    assert [row["memory_efficient"] for row in json.loads(path.read_text())["results"]] == [True]

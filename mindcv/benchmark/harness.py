@@ -316,9 +316,10 @@ def _summary(tasks: Dict[str, dict], device_num: int) -> Dict[str, object]:
         "train_s_per_epoch": train and IMAGENET_TRAIN_IMAGES / (train["images_per_s"] * device_num),
         "train_compile_s": train and train["compile_s"],
         "train_peak_rss_mb": train and train["peak_rss_mb"],
-        "infer_ms_batch1": tasks["latency"]["median_s"] * 1000,
-        "infer_images_per_s": tasks["throughput"]["images_per_s"],
-        "conv_path": tasks["latency"].get("conv_path"),  # MindSpore rows: which convolution kernels ran
+        "infer_ms_batch1": tasks["latency"]["median_s"] * 1000 if "latency" in tasks else None,
+        "infer_images_per_s": tasks["throughput"]["images_per_s"] if "throughput" in tasks else None,
+        # MindSpore rows: which convolution kernels ran (the same in every task)
+        "conv_path": next(iter(tasks.values())).get("conv_path"),
     }
 
 
@@ -334,13 +335,14 @@ def benchmark(
     threads: int = 0,
     device_target: str = "auto",
     device_num: int = 1,
-    memory_efficient: bool = False,
+    memory_efficient: Optional[str] = None,
     compare: Optional[str] = None,
     cache_root: Optional[Path] = None,
     seed: int = 0,
     onnxruntime: bool = False,
     user_script: bool = False,
     torch_modes: Sequence[str] = (),
+    tasks: Sequence[str] = TASKS,
 ) -> Dict[str, object]:
     """Every figure of `model` for each mode x amp level (and torchvision fp32 eager if `compare`,
     plus torchvision under bfloat16 autocast when `amp_levels` holds bf16).
@@ -356,6 +358,12 @@ def benchmark(
     `torch_modes` ("channels_last": eager NHWC; "compile": torch.compile, inductor, NHWC, which
     compiles for minutes) adds, with `compare`, those torchvision fp32 rows and our fp32 rows'
     ratios to each.
+
+    `memory_efficient="also"` adds, after each MindSpore row (and torchvision's fp32 one), a train
+    row with `memory_efficient=True`, so both are measured in the same run; `memory_ratios` then
+    holds each such row's images/s and peak RSS over its default row's, and its peak over
+    torchvision's memory-efficient one. `"only"` measures just those rows. `tasks` limits the
+    measurements (e.g. to train).
     """
     from ..models import model_entrypoint
 
@@ -374,27 +382,45 @@ def benchmark(
         repeats=repeats,
         threads=threads,
         device_target=device_target,
-        memory_efficient=memory_efficient,
         seed=seed,
     )
-    report = dict(common, device_num=device_num, cpu=_cpu_name(), isa=_cpu_isa(), results=[], ratios=[])
+    report = dict(
+        common, memory_efficient=memory_efficient, device_num=device_num, cpu=_cpu_name(), isa=_cpu_isa()
+    )
+    report.update(results=[], ratios=[], memory_ratios=[])
     report.update(torchvision=None, torchvision_bf16=None, torch_variants=[])
     report["compare"] = compare
 
-    def run(framework: str, mode, amp_level: str, tasks_to_run=TASKS) -> Dict[str, object]:
+    def run(framework: str, mode, amp_level: str, tasks_to_run=tasks, recompute=False) -> Dict[str, object]:
         """One row: each task measured in its own process, then the row's headline figures."""
-        tasks = {}
+        figures = {}
         for task in tasks_to_run:
             _logger.info("measuring %s %s %s %s", framework, MODE_NAMES[mode], amp_level, task)
             spec = dict(common, framework=framework, mode=mode, amp_level=amp_level, task=task)
-            tasks[task] = run_isolated(spec, cache_root)
-        device = tasks[tasks_to_run[0]].get("device", "CPU")  # torchvision runs on the CPU only
+            figures[task] = run_isolated(dict(spec, memory_efficient=recompute), cache_root)
+        device = figures[tasks_to_run[0]].get("device", "CPU")  # torchvision runs on the CPU only
         names = {"framework": framework, "mode": MODE_NAMES[mode], "amp_level": amp_level}
-        return {**names, "tasks": tasks, "device": device, **_summary(tasks, device_num)}
+        names["memory_efficient"] = recompute
+        return {**names, "tasks": figures, "device": device, **_summary(figures, device_num)}
+
+    def run_memory_efficient(default_row, framework: str, mode, amp_level: str) -> Dict[str, object]:
+        """The train row with memory_efficient=True, measured right after `default_row`."""
+        row = run(framework, mode, amp_level, ("train",), recompute=True)
+        row["versus_default"] = default_row
+        return row
+
+    def rows(framework: str, mode, amp_level: str) -> list:
+        """The default row, the memory_efficient=True one, or both, as asked."""
+        if memory_efficient == "only":
+            return [run(framework, mode, amp_level, ("train",), recompute=True)]
+        default = run(framework, mode, amp_level)
+        return [default] + (
+            [run_memory_efficient(default, framework, mode, amp_level)] if memory_efficient else []
+        )
 
     for mode in modes:
         for amp_level in amp_levels:
-            report["results"].append(run("mindspore", mode, amp_level))
+            report["results"] += rows("mindspore", mode, amp_level)
     if user_script:
         report["results"].append(run(USER_SCRIPT, 0, "O0"))
     if onnxruntime:
@@ -409,20 +435,40 @@ def benchmark(
         if not (importlib.util.find_spec("torch") and importlib.util.find_spec("torchvision")):
             report["compare"] = "skipped: torch and torchvision are not installed"
         else:
-            for key, amp_level in (("torchvision", "O0"), ("torchvision_bf16", "bf16")):
-                if amp_level in ("O0", *amp_levels):
-                    report[key] = run("torchvision", None, amp_level)
+            fp32_rows = rows("torchvision", None, "O0")
+            report["torchvision"] = next((row for row in fp32_rows if not row["memory_efficient"]), None)
+            report["torchvision_memory_efficient"] = next(
+                (row for row in fp32_rows if row["memory_efficient"]), None
+            )
+            if "bf16" in amp_levels:
+                report["torchvision_bf16"] = run("torchvision", None, "bf16")
             fp32, bf16 = report["torchvision"], report["torchvision_bf16"]
-            report["ratios"] = [_ratios(row, fp32, "fp32 eager") for row in report["results"]]
+            ours = [row for row in report["results"] if not row["memory_efficient"]]
+            report["ratios"] = [_ratios(row, fp32, "fp32 eager") for row in ours] if fp32 else []
             for mode in torch_modes:
                 variant = run("torchvision", mode, "O0")
                 report["torch_variants"].append(variant)
-                fp32_rows = [row for row in report["results"] if row["amp_level"] == "O0"]
+                fp32_rows = [row for row in ours if row["amp_level"] == "O0"]
                 report["ratios"] += [_ratios(row, variant, f"fp32 {MODE_NAMES[mode]}") for row in fp32_rows]
             if bf16:
                 bf16_rows = [row for row in report["results"] if row["amp_level"] == "bf16"]
                 report["ratios"] += [_ratios(row, bf16, "bf16 autocast") for row in bf16_rows]
+    theirs = report.get("torchvision_memory_efficient")
+    for row in report["results"] + ([theirs] if theirs else []):
+        default = row.pop("versus_default", None)
+        if default:
+            report["memory_ratios"].append(_memory_ratios(row, default, theirs))
     return report
+
+
+def _memory_ratios(row: dict, default: dict, torchvision: Optional[dict]) -> Dict[str, object]:
+    """A memory_efficient=True row over its framework's default row (and over torchvision's
+    memory-efficient one)."""
+    figure = {"images_per_s": "train_images_per_s", "peak_rss": "train_peak_rss_mb"}
+    ratios = {f"{name}_vs_default": row[key] / default[key] for name, key in figure.items()}
+    peak = torchvision and row["train_peak_rss_mb"] / torchvision["train_peak_rss_mb"]
+    names = {key: row[key] for key in ("framework", "mode", "amp_level")}
+    return {**names, **ratios, "peak_rss_vs_torchvision_memory_efficient": peak}
 
 
 _RATIO_FIGURES = ("train_images_per_s", "infer_ms_batch1", "infer_images_per_s", "train_peak_rss_mb")
@@ -440,7 +486,11 @@ def _cell(value: Optional[float], digits: int = 1) -> str:
 
 def format_report(report: dict) -> str:
     """The seed's results table, every figure per configuration, and the torchvision ratios, in Markdown."""
-    by_key = {(r["mode"], r["amp_level"]): r for r in report["results"] if r["framework"] == "mindspore"}
+    by_key = {
+        (r["mode"], r["amp_level"]): r
+        for r in report["results"]
+        if r["framework"] == "mindspore" and not r.get("memory_efficient")
+    }
     lines = [
         f"Train: s/epoch for ImageNet-1k ({IMAGENET_TRAIN_IMAGES:,} images) on {report['device_num']} "
         f"device(s), batch {report['batch_size']}; infer: ms per image at batch 1. "
@@ -459,7 +509,12 @@ def format_report(report: dict) -> str:
         device = next(r["device"] for (_, a), r in by_key.items() if a == amp)
         lines.append(f"| {device} | {report['model']} | {amp} | " + " | ".join(cells) + " |")
 
-    theirs = (report["torchvision"], *report.get("torch_variants", ()), report.get("torchvision_bf16"))
+    theirs = (
+        report["torchvision"],
+        report.get("torchvision_memory_efficient"),
+        *report.get("torch_variants", ()),
+        report.get("torchvision_bf16"),
+    )
     rows = report["results"] + [row for row in theirs if row]
     lines += [
         "",
@@ -471,7 +526,9 @@ def format_report(report: dict) -> str:
         cache = row["tasks"].get("train", {}).get("compile_cache")
         compile_s = _cell(row["train_compile_s"]) + (" (cached)" if cache and cache["warm"] else "")
         cells = [
-            row["framework"] + (f" ({row['conv_path']})" if row.get("conv_path") else ""),
+            row["framework"]
+            + (f" ({row['conv_path']})" if row.get("conv_path") else "")
+            + (" memory_efficient" if row.get("memory_efficient") else ""),
             row["mode"],
             row["amp_level"],
             _cell(row["train_images_per_s"], 2),
@@ -497,6 +554,20 @@ def format_report(report: dict) -> str:
             lines.append(f"{names} {values} | {ratio.get('versus', 'torchvision fp32 eager')} |")
     elif report["compare"] and report["compare"].startswith("skipped"):
         lines += ["", f"torchvision comparison {report['compare']}."]
+    if report.get("memory_ratios"):
+        lines += [
+            "",
+            "memory_efficient=True over the default (train step, same run): images/s and peak RSS, "
+            "and peak RSS over torchvision's memory_efficient=True.",
+            "",
+            "| framework | mode | amp | images/s | peak RSS | peak RSS vs torchvision memory_efficient |",
+            "|---|---|---|---:|---:|---:|",
+        ]
+        for ratio in report["memory_ratios"]:
+            values = [ratio["images_per_s_vs_default"], ratio["peak_rss_vs_default"]]
+            values.append(ratio["peak_rss_vs_torchvision_memory_efficient"])
+            cells = " | ".join("—" if v is None else f"{v:.2f}x" for v in values)
+            lines.append(f"| {ratio['framework']} | {ratio['mode']} | {ratio['amp_level']} | {cells} |")
     return "\n".join(lines)
 
 

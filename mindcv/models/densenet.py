@@ -32,6 +32,7 @@ from ..ops import (
     native_conv_library,
     update_moving_statistics,
 )
+from ..ops.dense_bottleneck import RecomputedDenseBottleneck
 from .factory import load_weights
 from .registry import register_model
 
@@ -127,26 +128,23 @@ class _ZeroBorder(nn.Cell):
 
 
 class _RecomputedBottleneck(nn.Cell):
-    """norm1 -> relu1 -> conv1 on given batch statistics, recomputed in the backward pass.
+    """norm1 -> relu1 -> conv1 on given batch statistics, recomputed by MindSpore in the backward
+    pass: memory_efficient=True on GPU/Ascend (on CPU the native op replaces it).
 
     It owns no parameters (they arrive as inputs), so the dense layer keeps MindCV's names, and
     the BN moving statistics are updated once, outside the recomputed region: recomputing a
     `BatchNorm2d` cell would update them twice per step.
     """
 
-    def __init__(self, eps: float, conv: nn.Conv2d):
+    def __init__(self, eps: float):
         super().__init__()
         self.eps = eps
-        self.native_conv = getattr(conv, "native_conv", None)  # the conv's own kernel, not its parameter
-        self.cfg = getattr(conv, "cfg", None)
         self.recompute()
 
     def construct(self, x, mean, var, gamma, beta, weight):
         scale = gamma * ops.rsqrt(var + self.eps)
         shift = beta - mean * scale
         x = ops.relu(x * scale.reshape(1, -1, 1, 1) + shift.reshape(1, -1, 1, 1))
-        if self.native_conv is not None:
-            return self.native_conv(x, weight, self.cfg)
         return ops.conv2d(x, weight)
 
 
@@ -154,7 +152,10 @@ class _DenseLayer(nn.Cell):
     """BN-ReLU-Conv1x1 bottleneck, then BN-ReLU-Conv3x3 producing `growth_rate` new channels.
 
     With `blocked_library` (nChw8c / nChw16c activations) each BN-ReLU pair is one oneDNN op, the norm
-    cell applying the ReLU and the relu cell an identity.
+    cell applying the ReLU and the relu cell an identity. With `chunks` (memory_efficient=True on
+    the native CPU path) its input is the tuple of the block input and the earlier layers'
+    outputs, and in training the bottleneck is one native op that recomputes their concatenation
+    and BN-ReLU in the backward pass instead of keeping them (mindcv/ops/dense_bottleneck.py).
     """
 
     def __init__(
@@ -165,6 +166,7 @@ class _DenseLayer(nn.Cell):
         drop_rate: float,
         memory_efficient: bool,
         blocked_library: Optional[str] = None,
+        chunks: int = 0,
     ):
         super().__init__()
         if blocked_library:
@@ -179,12 +181,23 @@ class _DenseLayer(nn.Cell):
         self.conv2 = _conv(bn_size * growth_rate, growth_rate, 3)
         self.dropout = nn.Dropout(p=drop_rate) if drop_rate > 0 else nn.Identity()
         self.memory_efficient = memory_efficient
-        self.recomputed_bottleneck = (
-            _RecomputedBottleneck(self.norm1.eps, self.conv1) if memory_efficient else None
-        )
+        self.chunks = chunks
+        self.concat = ops.Concat(axis=1) if chunks else None
+        if chunks:
+            self.recomputed_bottleneck = RecomputedDenseBottleneck(_native_library(), chunks, self.norm1.eps)
+        else:
+            self.recomputed_bottleneck = _RecomputedBottleneck(self.norm1.eps) if memory_efficient else None
 
     def bottleneck(self, x):
-        if self.memory_efficient and self.training:
+        if self.chunks:  # x: the tuple of chunks
+            if self.training:
+                y, mean, var = self.recomputed_bottleneck(
+                    x, self.norm1.gamma, self.norm1.beta, self.conv1.weight, self.conv1.cfg
+                )
+                update_moving_statistics(self.norm1, mean, var, x[0].shape[0] * x[0].shape[2] * x[0].shape[3])
+                return y
+            x = self.concat(x)
+        elif self.memory_efficient and self.training:
             mean, var = self._batch_statistics(x)
             return self.recomputed_bottleneck(
                 x, mean, var, self.norm1.gamma, self.norm1.beta, self.conv1.weight
@@ -207,8 +220,8 @@ class _DenseBlock(nn.Cell):
     """`num_layers` dense layers, each fed the concatenation of the block input and all earlier outputs.
 
     On the native CPU path the block works in nChw8c / nChw16c (the channel block), changing layout
-    once at each end, when every channel count is a multiple of the block (all four DenseNets') and
-    the bottleneck is not recomputed.
+    once at each end, when every channel count is a multiple of the block (all four DenseNets').
+    There, memory_efficient=True passes each layer the tuple of chunks instead (keeping each once).
     """
 
     def __init__(
@@ -224,7 +237,8 @@ class _DenseBlock(nn.Cell):
         library = _native_library()
         channels = (num_input_features, growth_rate, bn_size * growth_rate)
         fits = library and all(c % channel_block(library) == 0 for c in channels)
-        blocked = library if fits and not memory_efficient else None
+        blocked = library if fits else None
+        self.chunked = bool(memory_efficient and library)
         self.cell_list = nn.CellList(
             [
                 _DenseLayer(
@@ -233,6 +247,7 @@ class _DenseBlock(nn.Cell):
                     bn_size,
                     memory_efficient=memory_efficient,
                     blocked_library=blocked,
+                    chunks=i + 1 if self.chunked else 0,
                     **layer_kwargs,
                 )
                 for i in range(num_layers)
@@ -244,6 +259,11 @@ class _DenseBlock(nn.Cell):
 
     def construct(self, x):
         x = self.to_blocked(x)
+        if self.chunked:
+            chunks = (x,)
+            for layer in self.cell_list:
+                chunks = chunks + (layer(chunks),)
+            return self.to_plain(self.concat(chunks))
         for layer in self.cell_list:
             x = self.concat((x, layer(x)))
         return self.to_plain(x)
@@ -297,11 +317,13 @@ class DenseNet(nn.Cell):
         out_indices: Optional[Sequence[int]] = None,
     ):
         super().__init__()
-        if memory_efficient and ms.get_context("device_target") == "CPU":
+        if memory_efficient and ms.get_context("device_target") == "CPU" and not _native_library():
             _logger.warning(
-                "memory_efficient=True does not save memory on CPU with MindSpore 2.10 (peak memory "
-                "measured 3.9x higher in Graph mode, 1.5x in PyNative; docs/performance.md): leave it off"
+                "memory_efficient=True is off: on CPU it saves memory only with the native oneDNN ops; "
+                "MindSpore 2.10's recomputation on its own CPU kernels raised peak memory (3.9x in Graph "
+                "mode, 1.5x in PyNative; docs/performance.md)"
             )
+            memory_efficient = False
         layers = OrderedDict()
         layers["conv0"] = _conv(in_channels, num_init_features, 7, stride=2)
         layers["norm0"] = nn.BatchNorm2d(num_init_features)

@@ -124,8 +124,8 @@ def use_bf16_convolutions(network: nn.Cell) -> int:
     """Make every native convolution of `network` compute in bfloat16 (amp_level bf16); returns how many.
 
     A native convolution is a cell holding a `native_conv` kernel and its int32 `cfg` tensor:
-    OneDNNConv2d and the cells that call its kernel directly (DenseNet's recomputed bottleneck).
-    Call it before the network is first run: Graph mode keeps the `cfg` it compiled.
+    OneDNNConv2d (DenseNet's recomputed bottleneck reads its conv1's). Call it before the
+    network is first run: Graph mode keeps the `cfg` it compiled.
     """
     count = 0
     for _, cell in network.cells_and_names():

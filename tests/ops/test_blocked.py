@@ -124,13 +124,13 @@ def test_densenet_blocks_work_blocked_and_equal_plain_blocks(mode, monkeypatch):
         assert relative_error(a, b) <= TOLERANCE
 
 
-def test_blocks_that_do_not_fit_or_recompute_stay_plain():
+def test_blocks_that_do_not_fit_stay_plain_and_recomputed_ones_blocked():
     odd = DenseNet(growth_rate=4, block_config=(2,), num_init_features=8, bn_size=2, num_classes=5)
+    block = odd.features.denseblock1
+    assert isinstance(block.to_blocked, nn.Identity)
+    assert not any(isinstance(cell, BlockedBatchNorm2d) for _, cell in block.cells_and_names())
     recomputed = DenseNet(growth_rate=16, block_config=(2,), num_init_features=16, memory_efficient=True)
-    for network in (odd, recomputed):
-        block = network.features.denseblock1
-        assert isinstance(block.to_blocked, nn.Identity)
-        assert not any(isinstance(cell, BlockedBatchNorm2d) for _, cell in block.cells_and_names())
+    assert isinstance(recomputed.features.denseblock1.to_blocked, ToBlocked)  # its chunks are blocked
 
 
 def test_builtin_convolutions_runs_every_blocked_cell_as_mindspore_ops(mode):

@@ -1,0 +1,215 @@
+// DenseNet's memory-efficient bottleneck, concat -> BatchNorm (batch statistics) -> ReLU ->
+// 1x1 convolution, for MindSpore `ops.Custom(func_type="aot")` on CPU via oneDNN.
+//
+// Why: a dense layer's input is the concatenation of the block input and every earlier layer's
+// output. Stored, those concatenations and their BN-ReLU outputs make training memory grow with
+// the square of the depth. These ops take the chunks themselves and build the concatenation and
+// the BN-ReLU output in scratch memory they do not return, so MindSpore keeps only the chunks
+// (once) between forward and backward; the backward op rebuilds both from the chunks
+// (torchvision's memory_efficient=True). The arithmetic is the library's own BatchNorm and
+// convolution entry points (batch_norm.cc, conv2d.cc) on that scratch, so the results equal the
+// stored path's. Entry points (inputs then outputs; K >= 1 chunks, all float32 activations in one
+// layout with one N, H, W; C their total channels; O the bottleneck's channels):
+//   mindcv_dense_bottleneck(chunk_1..K, gamma, beta, w, bn_cfg, conv_cfg) -> y, mean, var
+//   mindcv_dense_bottleneck_backward(chunk_1..K, gamma, beta, w, bn_cfg, conv_cfg, dy)
+//       -> dchunk_1..K, dgamma, dbeta, dw
+// gamma, beta, mean, var: C elements (mean and the biased var of the batch); w: (O, C, 1, 1);
+// bn_cfg: float32 {epsilon, relu} as batch_norm.cc's (relu must be 1); conv_cfg: int32
+// {stride, padding, bf16} as conv2d.cc's (stride 1, padding 0). The caller updates the moving
+// statistics. Every shape and dtype is checked first: on a mismatch the call writes nothing and
+// returns 1, the reason on stderr.
+
+#include <cstring>
+#include <numeric>
+#include <vector>
+
+#include "onednn_runtime.h"
+
+extern "C" {  // the library's own entry points (batch_norm.cc, conv2d.cc)
+int mindcv_bn_forward(int, void **, int *, int64_t **, const char **, void *, void *);
+int mindcv_bn_backward(int, void **, int *, int64_t **, const char **, void *, void *);
+int mindcv_conv_forward(int, void **, int *, int64_t **, const char **, void *, void *);
+int mindcv_conv_backward_data(int, void **, int *, int64_t **, const char **, void *, void *);
+int mindcv_conv_backward_weights(int, void **, int *, int64_t **, const char **, void *, void *);
+}
+
+namespace {
+
+using namespace mindcv;
+
+using EntryPoint = int (*)(int, void **, int *, int64_t **, const char **, void *, void *);
+
+// One tensor handed to another entry point: its data, shape and dtype.
+struct Arg {
+  void *data;
+  std::vector<int64_t> shape;
+  const char *dtype = "float32";
+};
+
+// Calls `entry` on `args` (inputs then outputs) as MindSpore would; true on success.
+bool Call(EntryPoint entry, std::vector<Arg> args) {
+  std::vector<void *> data;
+  std::vector<int> ndims;
+  std::vector<int64_t *> shapes;
+  std::vector<const char *> dtypes;
+  for (Arg &a : args) {
+    data.push_back(a.data);
+    ndims.push_back(static_cast<int>(a.shape.size()));
+    shapes.push_back(a.shape.data());
+    dtypes.push_back(a.dtype);
+  }
+  return entry(static_cast<int>(args.size()), data.data(), ndims.data(), shapes.data(), dtypes.data(), nullptr,
+               nullptr) == 0;
+}
+
+// What both entry points read: the chunks, the parameters, the configuration, checked.
+struct Layer {
+  int chunks = 0;
+  Activation first;                // chunk 1: N, H, W and the layout every chunk shares
+  std::vector<int64_t> channels;   // per chunk
+  int64_t total = 0, out = 0;      // C and O
+  std::vector<int64_t> concat_shape, y_shape;
+  size_t concat_bytes = 0;
+
+  // The shape of `c` channels in the chunks' layout.
+  std::vector<int64_t> Shape(int64_t c) const {
+    const int64_t *d = first.dims;
+    if (!first.block) return {d[0], c, d[2], d[3]};
+    return {d[0], c / first.block, d[2], d[3], first.block};
+  }
+
+  // Reads and checks the inputs (chunks at 0..K-1, then gamma, beta, w, bn_cfg, conv_cfg);
+  // nullptr or why not.
+  const char *Read(const Params &p, int k) {
+    chunks = k;
+    if (k < 1 || !first.Read(p, 0)) return "chunk 1 is not a float32 (N, C, H, W) or (N, C/B, H, W, B) tensor";
+    for (int i = 0; i < k; ++i) {
+      Activation a;
+      if (!a.Read(p, i) || a.block != first.block || a.dims[0] != first.dims[0] || a.dims[2] != first.dims[2] ||
+          a.dims[3] != first.dims[3])
+        return "the chunks are not float32 activations of one layout, batch, height and width";
+      channels.push_back(a.dims[1]);
+    }
+    total = std::accumulate(channels.begin(), channels.end(), int64_t{0});
+    if (!p.Is(k, {total}) || !p.Is(k + 1, {total})) return "gamma or beta is not a float32 vector of C elements";
+    const int64_t *w = p.shapes[k + 2];
+    if (p.ndims[k + 2] != 4 || w[0] < 1 || !p.Is(k + 2, {w[0], total, 1, 1}))
+      return "w is not a float32 (O, C, 1, 1) tensor";
+    out = w[0];
+    if (first.block && out % first.block) return "O is not a multiple of the channel block";
+    if (!p.Is(k + 3, {2})) return "bn_cfg is not a float32 {epsilon, relu}";
+    const float *bn = static_cast<const float *>(p.data[k + 3]);
+    if (!(bn[0] > 0.f) || bn[1] != 1.f) return "bn_cfg must hold a positive epsilon and relu 1";
+    if (!p.Is(k + 4, {3}, "int32")) return "conv_cfg is not an int32 {stride, padding, bf16}";
+    const int32_t *conv = static_cast<const int32_t *>(p.data[k + 4]);
+    if (conv[0] != 1 || conv[1] != 0 || (conv[2] != 0 && conv[2] != 1))
+      return "conv_cfg must hold stride 1, padding 0 and bf16 0 or 1";
+    concat_shape = Shape(total), y_shape = Shape(out);
+    concat_bytes = static_cast<size_t>(first.dims[0] * total * first.dims[2] * first.dims[3]) * sizeof(float);
+    return nullptr;
+  }
+
+  // Copies the chunks into `concat`, or `concat` back out to them (`split`). Per image a chunk
+  // is contiguous in both layouts (its C x H x W values, blocks included), so each is one copy.
+  void Concat(void **chunk_data, char *concat, bool split) const {
+    const size_t pixel = static_cast<size_t>(first.dims[2] * first.dims[3]) * sizeof(float);
+    for (int64_t n = 0; n < first.dims[0]; ++n) {
+      char *at = concat + n * total * pixel;
+      for (int i = 0; i < chunks; ++i) {
+        char *chunk = static_cast<char *>(chunk_data[i]) + n * channels[i] * pixel;
+        split ? std::memcpy(chunk, at, channels[i] * pixel) : std::memcpy(at, chunk, channels[i] * pixel);
+        at += channels[i] * pixel;
+      }
+    }
+  }
+};
+
+int Fail(const char *why) { return mindcv::Fail("dense bottleneck", why); }
+
+// Recomputes concat(chunks) and BN-ReLU of it into `concat` and `normed` (which may be the same
+// buffer: oneDNN's BatchNorm runs in place), the batch statistics into `mean` and `var`: the
+// forward pass up to the convolution.
+bool Normalize(const Layer &l, void **d, void *concat, void *normed, void *mean, void *var) {
+  const int k = l.chunks;
+  l.Concat(d, static_cast<char *>(concat), false);
+  return Call(mindcv_bn_forward, {{concat, l.concat_shape},
+                                  {d[k], {l.total}},
+                                  {d[k + 1], {l.total}},
+                                  {d[k + 3], {2}},
+                                  {normed, l.concat_shape},
+                                  {mean, {l.total}},
+                                  {var, {l.total}}});
+}
+
+int Forward(const Params &p) {
+  const int k = p.count - 8;  // K chunks, 5 more inputs, 3 outputs
+  Layer l;
+  if (const char *why = l.Read(p, k)) return Fail(why);
+  const int y = k + 5, mean = k + 6, var = k + 7;
+  Activation first = l.first;
+  if (!first.Matches(p, y, l.out, first.dims[2], first.dims[3]) || !p.Is(mean, {l.total}) || !p.Is(var, {l.total}))
+    return Fail("y, mean or var is not shaped as the bottleneck's output and statistics");
+  Scratch scratch({l.concat_bytes});  // the concatenation, normalized in place
+  if (!scratch.ok()) return Fail("out of memory for its scratch");
+  void **d = p.data;
+  const bool ok = Normalize(l, d, scratch.Piece(0), scratch.Piece(0), d[mean], d[var]) &&
+                  Call(mindcv_conv_forward, {{scratch.Piece(0), l.concat_shape},
+                                             {d[k + 2], {l.out, l.total, 1, 1}},
+                                             {d[k + 4], {3}, "int32"},
+                                             {d[y], l.y_shape}});
+  return ok ? 0 : Fail("its BatchNorm or convolution failed");
+}
+
+int Backward(const Params &p) {
+  const int k = (p.count - 9) / 2;  // K chunks, 6 more inputs; K gradients, 3 more
+  Layer l;
+  if (p.count < 11 || p.count % 2 == 0) return Fail("wrong parameter count");
+  if (const char *why = l.Read(p, k)) return Fail(why);
+  const int dy = k + 5, dchunk = k + 6, dgamma = 2 * k + 6, dbeta = 2 * k + 7, dw = 2 * k + 8;
+  if (!l.first.Matches(p, dy, l.out, l.first.dims[2], l.first.dims[3])) return Fail("dy is not shaped as y");
+  for (int i = 0; i < k; ++i)
+    if (!p.SameAs(dchunk + i, i)) return Fail("a chunk's gradient is not shaped as the chunk");
+  if (!p.Is(dgamma, {l.total}) || !p.Is(dbeta, {l.total}) || !p.SameAs(dw, k + 2))
+    return Fail("dgamma, dbeta or dw is not shaped as gamma, beta or w");
+  const size_t vector_bytes = static_cast<size_t>(l.total) * sizeof(float);
+  // The BN backward reads the ReLU mask from `normed` and dnormed only through its own masked
+  // copy, so the concatenation's gradient goes into dnormed's buffer: three buffers, not four.
+  Scratch scratch({l.concat_bytes, l.concat_bytes, l.concat_bytes, 2 * vector_bytes});
+  if (!scratch.ok()) return Fail("out of memory for its scratch");
+  void **d = p.data;
+  void *concat = scratch.Piece(0), *normed = scratch.Piece(1), *dnormed = scratch.Piece(2), *dconcat = dnormed;
+  void *mean = scratch.Piece(3), *var = static_cast<char *>(scratch.Piece(3)) + vector_bytes;
+  const Arg w{d[k + 2], {l.out, l.total, 1, 1}}, conv_cfg{d[k + 4], {3}, "int32"}, dy_arg{d[dy], l.y_shape};
+  const bool ok =
+      Normalize(l, d, concat, normed, mean, var) &&
+      Call(mindcv_conv_backward_weights, {{normed, l.concat_shape}, w, dy_arg, conv_cfg, {d[dw], w.shape}}) &&
+      Call(mindcv_conv_backward_data, {{normed, l.concat_shape}, w, dy_arg, conv_cfg, {dnormed, l.concat_shape}}) &&
+      Call(mindcv_bn_backward, {{concat, l.concat_shape},
+                                {normed, l.concat_shape},
+                                {dnormed, l.concat_shape},
+                                {d[k], {l.total}},
+                                {mean, {l.total}},
+                                {var, {l.total}},
+                                {d[k + 3], {2}},
+                                {dconcat, l.concat_shape},
+                                {d[dgamma], {l.total}},
+                                {d[dbeta], {l.total}}});
+  if (!ok) return Fail("its BatchNorm or convolution failed");
+  l.Concat(d + dchunk, static_cast<char *>(dconcat), true);
+  return 0;
+}
+
+}  // namespace
+
+extern "C" {
+
+int mindcv_dense_bottleneck(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  return Forward({n, params, ndims, shapes, dtypes});
+}
+
+int mindcv_dense_bottleneck_backward(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *,
+                                     void *) {
+  return Backward({n, params, ndims, shapes, dtypes});
+}
+
+}  // extern "C"

@@ -1,0 +1,102 @@
+"""mindcv/ops/dense_bottleneck.py: the recomputed bottleneck op against MindSpore's own ops
+(concat, BatchNorm2d, ReLU, Conv2d), in NCHW and blocked chunks, and its input checks."""
+
+import mindspore as ms
+import numpy as np
+import pytest
+from mindspore import nn, ops
+
+from mindcv.ops import channel_block, native_conv_library
+from mindcv.ops.dense_bottleneck import RecomputedDenseBottleneck
+from mindcv.ops.selftest import relative_error
+
+TOLERANCE = 1e-5
+library = native_conv_library()
+pytestmark = pytest.mark.skipif(library is None, reason="native ops unavailable (see the warning above)")
+CHANNELS, OUT = (16, 8, 8), 16  # a block input and two growth-8 chunks; multiples of both blocks
+
+
+def blocked(x):
+    """NCHW numpy -> (N, C/B, H, W, B), the layout's definition, written independently of oneDNN."""
+    n, c, h, w = x.shape
+    b = channel_block(library)
+    return np.ascontiguousarray(x.reshape(n, c // b, b, h, w).transpose(0, 1, 3, 4, 2))
+
+
+def plain(x):
+    n, blocks, h, w, b = x.shape
+    return x.transpose(0, 1, 4, 2, 3).reshape(n, blocks * b, h, w)
+
+
+class Builtin(nn.Cell):
+    """sum(conv1x1(relu(bn(concat(chunks)))) * dy) on MindSpore's own ops."""
+
+    def __init__(self, gamma, beta, weight):
+        super().__init__()
+        self.norm = nn.BatchNorm2d(len(gamma), gamma_init=ms.Tensor(gamma), beta_init=ms.Tensor(beta))
+        self.conv = nn.Conv2d(len(gamma), len(weight), 1, has_bias=False, weight_init=ms.Tensor(weight))
+        self.concat = ops.Concat(axis=1)
+
+    def construct(self, a, b, c, dy):
+        return (self.conv(ops.relu(self.norm(self.concat((a, b, c))))) * dy).sum()
+
+
+class Native(nn.Cell):
+    def __init__(self, gamma, beta, weight):
+        super().__init__()
+        self.op = RecomputedDenseBottleneck(library, len(CHANNELS), 1e-5)
+        self.gamma, self.beta = ms.Parameter(ms.Tensor(gamma)), ms.Parameter(ms.Tensor(beta))
+        self.weight = ms.Parameter(ms.Tensor(weight))
+        self.cfg = ms.Tensor([1, 0, 0], ms.int32)
+
+    def construct(self, a, b, c, dy):
+        y, mean, var = self.op((a, b, c), self.gamma, self.beta, self.weight, self.cfg)
+        return (y * dy).sum(), mean, var
+
+
+def operands(seed=0):
+    rng = np.random.default_rng(seed)
+    chunks = [(rng.standard_normal((2, c, 5, 5)) * 2 + 1).astype(np.float32) for c in CHANNELS]
+    total = sum(CHANNELS)
+    gamma, beta = (rng.standard_normal(total).astype(np.float32) for _ in range(2))
+    weight = rng.standard_normal((OUT, total, 1, 1)).astype(np.float32)
+    return chunks, gamma, beta, weight, rng.standard_normal((2, OUT, 5, 5)).astype(np.float32)
+
+
+@pytest.mark.parametrize("layout", ["nchw", "blocked"])
+def test_values_gradients_and_statistics_match_mindspore_ops(mode, layout):
+    chunks, gamma, beta, weight, dy = operands()
+    to, back = (blocked, plain) if layout == "blocked" else (np.asarray, np.asarray)
+    builtin = Builtin(gamma, beta, weight)
+    builtin.set_train(True)
+    grad = ms.value_and_grad(builtin, (0, 1, 2), builtin.trainable_params())
+    loss, (dchunks, dparams) = grad(*map(ms.Tensor, chunks), ms.Tensor(dy))
+
+    native = Native(gamma, beta, weight)
+    grad = ms.value_and_grad(native, (0, 1, 2), native.trainable_params(), has_aux=True)
+    (native_loss, mean, var), (native_dchunks, native_dparams) = grad(
+        *(ms.Tensor(to(c)) for c in chunks), ms.Tensor(to(dy))
+    )
+    concat = np.concatenate(chunks, axis=1)
+    assert relative_error(native_loss.asnumpy(), loss.asnumpy()) <= TOLERANCE
+    assert relative_error(mean.asnumpy(), concat.mean(axis=(0, 2, 3))) <= TOLERANCE
+    assert relative_error(var.asnumpy(), concat.var(axis=(0, 2, 3))) <= TOLERANCE  # biased, as BN uses
+    for ours, theirs in zip(native_dchunks, dchunks):
+        assert relative_error(back(ours.asnumpy()), theirs.asnumpy()) <= TOLERANCE
+    for ours, theirs in zip(native_dparams, dparams):  # gamma, beta, weight
+        assert relative_error(ours.asnumpy(), theirs.asnumpy()) <= TOLERANCE
+
+
+def test_mismatched_chunks_are_a_clear_error():
+    chunks, gamma, beta, weight, _ = operands()
+    op = RecomputedDenseBottleneck(library, 2, 1e-5)
+    cfg = ms.Tensor([1, 0, 0], ms.int32)
+    params = ms.Tensor(gamma[:24]), ms.Tensor(beta[:24]), ms.Tensor(weight[:, :24]), cfg
+    short = ms.Tensor(chunks[1][:, :, :4])  # another height
+    with pytest.raises(ValueError, match="DenseBottleneck: the chunks differ"):
+        op((ms.Tensor(chunks[0]), short), *params)
+    with pytest.raises(ValueError, match=r"DenseBottleneck: gamma must have shape \[24\]"):
+        op(tuple(map(ms.Tensor, chunks[:2])), ms.Tensor(gamma), ms.Tensor(beta), ms.Tensor(weight), cfg)
+    with pytest.raises(TypeError, match="DenseBottleneck: input 0 must be Float32"):
+        halves = tuple(ms.Tensor(c, ms.float16) for c in chunks[:2])
+        op(halves, *params)
