@@ -23,7 +23,8 @@ DEMO = str(ROOT / "configs" / "densenet" / "densenet_121_demo.yaml")
 # 2 epochs of 12 steps, validated, a resume point after every step: every kind of file is
 # written. Two input workers, as users run: MindSpore's dataset runtime then installs its own
 # SIGTERM handler whenever an epoch's pipeline starts. A log line per step tells the tests where
-# the run is.
+# the run is. The tests' small DenseNet in PyNative mode: no compile, and each step still takes
+# about a second (op dispatch), long enough to signal between steps.
 RUN = [
     "python",
     ROOT / "train.py",
@@ -45,9 +46,11 @@ RUN = [
     "1",
     "--ckpt_save_steps",
     "1",
+    "--model",
+    "densenet_test",
 ]
 # The same run with no resume point but those a stop signal and the epoch ends write.
-ON_SIGNALS_ONLY = [*RUN[:-2], "--ckpt_save_steps", "0"]
+ON_SIGNALS_ONLY = [*RUN[:-4], "--ckpt_save_steps", "0", *RUN[-2:]]
 
 
 def ok(result):
@@ -81,8 +84,8 @@ def assert_same_run(folder, reference):
             assert got.keys() == expected.keys(), name
             for key, value in expected.items():
                 np.testing.assert_allclose(got[key], value, rtol=1e-6, atol=1e-7, err_msg=f"{name}: {key}")
-    best = read_checkpoint(folder / "densenet121-best.ckpt")["metric.epoch"].asnumpy().item()
-    assert best == read_checkpoint(reference / "densenet121-best.ckpt")["metric.epoch"].asnumpy().item()
+    best = read_checkpoint(folder / "densenet_test-best.ckpt")["metric.epoch"].asnumpy().item()
+    assert best == read_checkpoint(reference / "densenet_test-best.ckpt")["metric.epoch"].asnumpy().item()
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +178,7 @@ def test_sigterm_from_a_job_shell_ten_steps_into_epoch_2(tmp_path, uninterrupted
     epoch, step = stopped_step(log)
     assert_stopped(code, log, 2, step)
     assert step >= 10 and step == steps_done(log, 2)  # the next step after the signal
-    saved = read_checkpoint(ckpt / "densenet121-resume.ckpt")
+    saved = read_checkpoint(ckpt / "densenet_test-resume.ckpt")
     assert saved["position.epoch"].asnumpy().item() == 1
     assert saved["position.step_in_epoch"].asnumpy().item() == step
 
@@ -209,8 +212,7 @@ def test_sigterm_from_the_parent_at_every_stage_of_a_run(tmp_path, uninterrupted
 
 
 def test_auto_resume_with_nothing_to_resume_starts_and_a_missing_path_is_an_error(tmp_path):
-    tiny = [*RUN[:-2], "--num_samples", "8", "--epoch_size", "1", "--val_while_train", "False"]
-    tiny += ["--model", "densenet_test"]  # the tests' small DenseNet: no step timing matters here
+    tiny = [*RUN, "--num_samples", "8", "--epoch_size", "1", "--val_while_train", "False"]
     fresh = ok(run([*tiny, "--resume"], tmp_path))
     assert "starting the run from the beginning" in fresh.stderr
     assert (tmp_path / "ckpt" / "densenet_test-1_2.ckpt").is_file()  # 8 images, batch 4
@@ -266,7 +268,7 @@ def test_sigterm_to_msrun_stops_both_ranks_at_one_step_and_resumes(tmp_path):
         assert len(errors) == 1 and "Traceback" not in text, text[-3000:]
         stops.append(stopped_step(logs / f"worker_{rank}.log"))
     assert stops[0] == stops[1] and stops[0][0] == 2 and 1 <= stops[0][1] < 4, stops
-    saved = read_checkpoint(ckpt / "densenet121-resume.ckpt")
+    saved = read_checkpoint(ckpt / "densenet_test-resume.ckpt")
     assert saved["position.step_in_epoch"].asnumpy().item() == stops[0][1]
 
     ok(run([*msrun(tmp_path / "resume_log"), *train, "--ckpt_save_dir", ckpt, "--resume"], tmp_path))
