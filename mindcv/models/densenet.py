@@ -155,7 +155,8 @@ class _DenseLayer(nn.Cell):
     cell applying the ReLU and the relu cell an identity. With `chunks` (memory_efficient=True on
     the native CPU path) its input is the tuple of the block input and the earlier layers'
     outputs, and in training the bottleneck is one native op that recomputes their concatenation
-    and BN-ReLU in the backward pass instead of keeping them (mindcv/ops/dense_bottleneck.py).
+    and BN-ReLU in the backward pass instead of keeping them (mindcv/ops/dense_bottleneck.py);
+    norm2-relu2-conv2 is the same op on the bottleneck's output, so norm2's output is not kept.
     """
 
     def __init__(
@@ -185,6 +186,8 @@ class _DenseLayer(nn.Cell):
         self.concat = ops.Concat(axis=1) if chunks else None
         if chunks:
             self.recomputed_bottleneck = RecomputedDenseBottleneck(_native_library(), chunks, self.norm1.eps)
+            # norm2 -> relu2 -> conv2 recomputed too: only conv1's output is kept, not norm2's
+            self.recomputed_norm2_conv2 = RecomputedDenseBottleneck(_native_library(), 1, self.norm2.eps)
         else:
             self.recomputed_bottleneck = _RecomputedBottleneck(self.norm1.eps) if memory_efficient else None
 
@@ -212,7 +215,14 @@ class _DenseLayer(nn.Cell):
         return mean, var
 
     def construct(self, x):
-        out = self.conv2(self.relu2(self.norm2(self.bottleneck(x))))
+        x = self.bottleneck(x)
+        if self.chunks and self.training:
+            out, mean, var = self.recomputed_norm2_conv2(
+                (x,), self.norm2.gamma, self.norm2.beta, self.conv2.weight, self.conv2.cfg
+            )
+            update_moving_statistics(self.norm2, mean, var, x.shape[0] * x.shape[2] * x.shape[3])
+        else:
+            out = self.conv2(self.relu2(self.norm2(x)))
         return self.dropout(out)
 
 

@@ -1,21 +1,25 @@
 // DenseNet's memory-efficient bottleneck, concat -> BatchNorm (batch statistics) -> ReLU ->
-// 1x1 convolution, for MindSpore `ops.Custom(func_type="aot")` on CPU via oneDNN.
+// convolution, for MindSpore `ops.Custom(func_type="aot")` on CPU via oneDNN. A dense layer runs
+// it twice: on its chunks with conv1 (1x1), then on conv1's output alone with conv2 (3x3).
 //
 // Why: a dense layer's input is the concatenation of the block input and every earlier layer's
 // output. Stored, those concatenations and their BN-ReLU outputs make training memory grow with
 // the square of the depth. These ops take the chunks themselves and build the concatenation and
 // the BN-ReLU output in scratch memory they do not return, so MindSpore keeps only the chunks
 // (once) between forward and backward; the backward op rebuilds both from the chunks
-// (torchvision's memory_efficient=True). The arithmetic is the library's own BatchNorm and
+// (torchvision's memory_efficient=True, which also keeps the 3x3 convolution's input: here the
+// second call rebuilds that from conv1's output too, so a layer keeps 128 + 32 channels, not 288). The arithmetic is the library's own BatchNorm and
 // convolution entry points (batch_norm.cc, conv2d.cc) on that scratch, so the results equal the
 // stored path's. Entry points (inputs then outputs; K >= 1 chunks, all float32 activations in one
-// layout with one N, H, W; C their total channels; O the bottleneck's channels):
+// layout with one N, H, W; C their total channels; O the convolution's output channels):
 //   mindcv_dense_bottleneck(chunk_1..K, gamma, beta, w, bn_cfg, conv_cfg) -> y, mean, var
 //   mindcv_dense_bottleneck_backward(chunk_1..K, gamma, beta, w, bn_cfg, conv_cfg, dy)
 //       -> dchunk_1..K, dgamma, dbeta, dw
-// gamma, beta, mean, var: C elements (mean and the biased var of the batch); w: (O, C, 1, 1);
-// bn_cfg: float32 {epsilon, relu} as batch_norm.cc's (relu must be 1); conv_cfg: int32
-// {stride, padding, bf16} as conv2d.cc's (stride 1, padding 0). The caller updates the moving
+// gamma, beta, mean, var: C elements (mean and the biased var of the batch); w: (O, C, S, S), S
+// odd; bn_cfg: float32 {epsilon, relu} as batch_norm.cc's (relu must be 1); conv_cfg: int32
+// {stride, padding, bf16} as conv2d.cc's (stride 1, padding S / 2: y keeps x's H and W). Its
+// scratch is its own, freed on return: the shared pool would keep these concatenation-sized
+// regions between calls (onednn_runtime.h), hundreds of MB at batch 64. The caller updates the moving
 // statistics. Every shape and dtype is checked first: on a mismatch the call writes nothing and
 // returns 1, the reason on stderr.
 
@@ -31,6 +35,7 @@ int mindcv_bn_backward(int, void **, int *, int64_t **, const char **, void *, v
 int mindcv_conv_forward(int, void **, int *, int64_t **, const char **, void *, void *);
 int mindcv_conv_backward_data(int, void **, int *, int64_t **, const char **, void *, void *);
 int mindcv_conv_backward_weights(int, void **, int *, int64_t **, const char **, void *, void *);
+int64_t mindcv_bn_relu_workspace_bytes(int64_t, int64_t, int64_t, int64_t, int64_t);
 }
 
 namespace {
@@ -68,8 +73,9 @@ struct Layer {
   Activation first;                // chunk 1: N, H, W and the layout every chunk shares
   std::vector<int64_t> channels;   // per chunk
   int64_t total = 0, out = 0;      // C and O
+  int64_t size = 1;                // S, the convolution's kernel side
   std::vector<int64_t> concat_shape, y_shape;
-  size_t concat_bytes = 0;
+  size_t concat_bytes = 0, ws_bytes = 0;  // ws: BN-ReLU's workspace, a bit per element
 
   // The shape of `c` channels in the chunks' layout.
   std::vector<int64_t> Shape(int64_t c) const {
@@ -93,21 +99,28 @@ struct Layer {
     total = std::accumulate(channels.begin(), channels.end(), int64_t{0});
     if (!p.Is(k, {total}) || !p.Is(k + 1, {total})) return "gamma or beta is not a float32 vector of C elements";
     const int64_t *w = p.shapes[k + 2];
-    if (p.ndims[k + 2] != 4 || w[0] < 1 || !p.Is(k + 2, {w[0], total, 1, 1}))
-      return "w is not a float32 (O, C, 1, 1) tensor";
-    out = w[0];
+    if (p.ndims[k + 2] != 4 || w[0] < 1 || w[2] < 1 || w[2] % 2 == 0 || !p.Is(k + 2, {w[0], total, w[2], w[2]}))
+      return "w is not a float32 (O, C, S, S) tensor, S odd";
+    out = w[0], size = w[2];
     if (first.block && out % first.block) return "O is not a multiple of the channel block";
     if (!p.Is(k + 3, {2})) return "bn_cfg is not a float32 {epsilon, relu}";
     const float *bn = static_cast<const float *>(p.data[k + 3]);
     if (!(bn[0] > 0.f) || bn[1] != 1.f) return "bn_cfg must hold a positive epsilon and relu 1";
     if (!p.Is(k + 4, {3}, "int32")) return "conv_cfg is not an int32 {stride, padding, bf16}";
     const int32_t *conv = static_cast<const int32_t *>(p.data[k + 4]);
-    if (conv[0] != 1 || conv[1] != 0 || (conv[2] != 0 && conv[2] != 1))
-      return "conv_cfg must hold stride 1, padding 0 and bf16 0 or 1";
+    if (conv[0] != 1 || conv[1] != size / 2 || (conv[2] != 0 && conv[2] != 1))
+      return "conv_cfg must hold stride 1, padding S / 2 and bf16 0 or 1";
+    const int64_t *d = first.dims;
+    const int64_t ws = mindcv_bn_relu_workspace_bytes(d[0], total, d[2], d[3], first.block);
+    if (ws < 1) return "oneDNN has no BatchNorm-ReLU for the concatenation";
     concat_shape = Shape(total), y_shape = Shape(out);
-    concat_bytes = static_cast<size_t>(first.dims[0] * total * first.dims[2] * first.dims[3]) * sizeof(float);
+    concat_bytes = static_cast<size_t>(d[0] * total * d[2] * d[3]) * sizeof(float);
+    ws_bytes = static_cast<size_t>(ws);
     return nullptr;
   }
+
+  // The weight's shape, (O, C, S, S).
+  std::vector<int64_t> WeightShape() const { return {out, total, size, size}; }
 
   // Copies the chunks into `concat`, or `concat` back out to them (`split`). Per image a chunk
   // is contiguous in both layouts (its C x H x W values, blocks included), so each is one copy.
@@ -126,20 +139,29 @@ struct Layer {
 
 int Fail(const char *why) { return mindcv::Fail("dense bottleneck", why); }
 
-// Recomputes concat(chunks) and BN-ReLU of it into `concat` and `normed` (which may be the same
-// buffer: oneDNN's BatchNorm runs in place), the batch statistics into `mean` and `var`: the
-// forward pass up to the convolution.
-bool Normalize(const Layer &l, void **d, void *concat, void *normed, void *mean, void *var) {
+// BN-ReLU of x (the concatenation, or the one chunk) into `normed` (which may be x: oneDNN's
+// BatchNorm runs in place), the batch statistics into `mean` and `var`, the ReLU's workspace
+// into `ws`: the forward pass up to the convolution.
+bool Normalize(const Layer &l, void **d, void *x, void *normed, void *mean, void *var, void *ws) {
   const int k = l.chunks;
-  l.Concat(d, static_cast<char *>(concat), false);
-  return Call(mindcv_bn_forward, {{concat, l.concat_shape},
+  return Call(mindcv_bn_forward, {{x, l.concat_shape},
                                   {d[k], {l.total}},
                                   {d[k + 1], {l.total}},
                                   {d[k + 3], {2}},
                                   {normed, l.concat_shape},
                                   {mean, {l.total}},
-                                  {var, {l.total}}});
+                                  {var, {l.total}},
+                                  {ws, {static_cast<int64_t>(l.ws_bytes)}, "uint8"}});
 }
+
+// A buffer of its own for one call, freed on return (RAII): unlike the shared pool's regions
+// it is not kept after the call. Null data when out of memory.
+struct Buffer {
+  std::unique_ptr<char, ScratchPool::Free> data;
+  explicit Buffer(size_t bytes)
+      : data(static_cast<char *>(std::aligned_alloc(ScratchPool::kAlign, ScratchPool::RoundUp(std::max<size_t>(bytes, 1))))) {}
+  char *get() const { return data.get(); }
+};
 
 int Forward(const Params &p) {
   const int k = p.count - 8;  // K chunks, 5 more inputs, 3 outputs
@@ -149,12 +171,15 @@ int Forward(const Params &p) {
   Activation first = l.first;
   if (!first.Matches(p, y, l.out, first.dims[2], first.dims[3]) || !p.Is(mean, {l.total}) || !p.Is(var, {l.total}))
     return Fail("y, mean or var is not shaped as the bottleneck's output and statistics");
-  Scratch scratch({l.concat_bytes});  // the concatenation, normalized in place
-  if (!scratch.ok()) return Fail("out of memory for its scratch");
+  Buffer normed(l.concat_bytes), ws(l.ws_bytes);  // the concatenation, normalized in place
+  if (!normed.get() || !ws.get()) return Fail("out of memory for its scratch");
   void **d = p.data;
-  const bool ok = Normalize(l, d, scratch.Piece(0), scratch.Piece(0), d[mean], d[var]) &&
-                  Call(mindcv_conv_forward, {{scratch.Piece(0), l.concat_shape},
-                                             {d[k + 2], {l.out, l.total, 1, 1}},
+  void *x = normed.get();
+  if (k == 1) x = d[0];  // one chunk: normalized from where it is, not copied
+  else l.Concat(d, normed.get(), false);
+  const bool ok = Normalize(l, d, x, normed.get(), d[mean], d[var], ws.get()) &&
+                  Call(mindcv_conv_forward, {{normed.get(), l.concat_shape},
+                                             {d[k + 2], l.WeightShape()},
                                              {d[k + 4], {3}, "int32"},
                                              {d[y], l.y_shape}});
   return ok ? 0 : Fail("its BatchNorm or convolution failed");
@@ -172,30 +197,35 @@ int Backward(const Params &p) {
   if (!p.Is(dgamma, {l.total}) || !p.Is(dbeta, {l.total}) || !p.SameAs(dw, k + 2))
     return Fail("dgamma, dbeta or dw is not shaped as gamma, beta or w");
   const size_t vector_bytes = static_cast<size_t>(l.total) * sizeof(float);
-  // The BN backward reads the ReLU mask from `normed` and dnormed only through its own masked
-  // copy, so the concatenation's gradient goes into dnormed's buffer: three buffers, not four.
-  Scratch scratch({l.concat_bytes, l.concat_bytes, l.concat_bytes, 2 * vector_bytes});
-  if (!scratch.ok()) return Fail("out of memory for its scratch");
+  // Two concatenation-sized buffers: `normed` (the BN-ReLU output the convolution's backward
+  // reads, then the concatenation again for the BN backward) and `grad` (the gradient of normed,
+  // then in place the concatenation's). With one chunk the chunk is x and its gradient goes
+  // straight to its output.
+  Buffer normed(l.concat_bytes), grad(l.concat_bytes), small(2 * vector_bytes + l.ws_bytes);
+  if (!normed.get() || !grad.get() || !small.get()) return Fail("out of memory for its scratch");
   void **d = p.data;
-  void *concat = scratch.Piece(0), *normed = scratch.Piece(1), *dnormed = scratch.Piece(2), *dconcat = dnormed;
-  void *mean = scratch.Piece(3), *var = static_cast<char *>(scratch.Piece(3)) + vector_bytes;
-  const Arg w{d[k + 2], {l.out, l.total, 1, 1}}, conv_cfg{d[k + 4], {3}, "int32"}, dy_arg{d[dy], l.y_shape};
-  const bool ok =
-      Normalize(l, d, concat, normed, mean, var) &&
-      Call(mindcv_conv_backward_weights, {{normed, l.concat_shape}, w, dy_arg, conv_cfg, {d[dw], w.shape}}) &&
-      Call(mindcv_conv_backward_data, {{normed, l.concat_shape}, w, dy_arg, conv_cfg, {dnormed, l.concat_shape}}) &&
-      Call(mindcv_bn_backward, {{concat, l.concat_shape},
-                                {normed, l.concat_shape},
-                                {dnormed, l.concat_shape},
-                                {d[k], {l.total}},
-                                {mean, {l.total}},
-                                {var, {l.total}},
-                                {d[k + 3], {2}},
-                                {dconcat, l.concat_shape},
-                                {d[dgamma], {l.total}},
-                                {d[dbeta], {l.total}}});
+  void *mean = small.get(), *var = small.get() + vector_bytes, *ws = small.get() + 2 * vector_bytes;
+  void *x = k == 1 ? d[0] : normed.get(), *dx = k == 1 ? d[dchunk] : grad.get();
+  if (k > 1) l.Concat(d, normed.get(), false);
+  const Arg w{d[k + 2], l.WeightShape()}, conv_cfg{d[k + 4], {3}, "int32"}, dy_arg{d[dy], l.y_shape};
+  bool ok = Normalize(l, d, x, normed.get(), mean, var, ws) &&
+            Call(mindcv_conv_backward_weights,
+                 {{normed.get(), l.concat_shape}, w, dy_arg, conv_cfg, {d[dw], w.shape}}) &&
+            Call(mindcv_conv_backward_data,
+                 {{normed.get(), l.concat_shape}, w, dy_arg, conv_cfg, {grad.get(), l.concat_shape}});
+  if (ok && k > 1) l.Concat(d, normed.get(), false);  // x again, where normed was
+  ok = ok && Call(mindcv_bn_backward, {{x, l.concat_shape},
+                                       {ws, {static_cast<int64_t>(l.ws_bytes)}, "uint8"},
+                                       {grad.get(), l.concat_shape},
+                                       {d[k], {l.total}},
+                                       {mean, {l.total}},
+                                       {var, {l.total}},
+                                       {d[k + 3], {2}},
+                                       {dx, l.concat_shape},
+                                       {d[dgamma], {l.total}},
+                                       {d[dbeta], {l.total}}});
   if (!ok) return Fail("its BatchNorm or convolution failed");
-  l.Concat(d + dchunk, static_cast<char *>(dconcat), true);
+  if (k > 1) l.Concat(d + dchunk, grad.get(), true);
   return 0;
 }
 

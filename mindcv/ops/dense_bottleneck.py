@@ -1,10 +1,12 @@
 """DenseNet's memory-efficient bottleneck as one native op (dense_bottleneck.cc).
 
 A dense layer's bottleneck is concat(chunks) -> BatchNorm -> ReLU -> 1x1 convolution, the chunks
-being the block input and every earlier layer's output. Stored, the concatenation and the BN-ReLU
-output of every layer make training memory grow with the square of the depth. This op takes the
-chunks themselves and builds both in scratch memory it does not return; its gradient rebuilds them
-from the chunks (torchvision's `memory_efficient=True`), so MindSpore keeps each chunk once.
+being the block input and every earlier layer's output; its second half, BatchNorm -> ReLU ->
+3x3 convolution of the bottleneck's output, is the same op on one chunk. Stored, the
+concatenation and the BN-ReLU output of every layer make training memory grow with the square of
+the depth. This op takes the chunks themselves and builds both in scratch memory it does not
+return; its gradient rebuilds them from the chunks (torchvision's `memory_efficient=True`), so
+MindSpore keeps each chunk once.
 """
 
 import importlib.util
@@ -31,8 +33,9 @@ def _layer(shapes, chunks: int):
     gamma, beta, weight, bn_cfg, conv_cfg = shapes[chunks : chunks + 5]
     checks.vector(_OP, "gamma", gamma, total)
     checks.vector(_OP, "beta", beta, total)
-    if len(weight) != 4 or list(weight[1:]) != [total, 1, 1] or weight[0] < 1:
-        raise ValueError(f"{_OP}: the weight must be (O, {total}, 1, 1), got {list(weight)}")
+    square = len(weight) == 4 and list(weight[1:]) == [total, weight[2], weight[2]]
+    if not square or weight[0] < 1 or weight[2] % 2 != 1:
+        raise ValueError(f"{_OP}: the weight must be (O, {total}, S, S), S odd, got {list(weight)}")
     checks.same_shape(_OP, "bn_cfg", bn_cfg, [2])
     checks.same_shape(_OP, "conv_cfg", conv_cfg, [3])
     return n, h, w, block, total, weight[0]
@@ -106,11 +109,12 @@ def _bprop(library: str, backward, chunks: int):
 
 
 class RecomputedDenseBottleneck(nn.Cell):
-    """Training-mode BN-ReLU-Conv1x1 of the concatenation of `chunks` tensors, neither kept.
+    """Training-mode BN-ReLU-Conv of the concatenation of `chunks` tensors, neither kept; the
+    convolution's stride is 1 and its padding keeps H and W (a 1x1 or 3x3 kernel).
 
-    It owns no parameters: the dense layer passes its norm1's gamma and beta and its conv1's weight
-    and cfg, so parameter names stay MindCV's, and updates norm1's moving statistics from the
-    batch mean and variance this returns with the output.
+    It owns no parameters: the dense layer passes a norm's gamma and beta and a conv's weight and
+    cfg (norm1 and conv1, or norm2 and conv2), so parameter names stay MindCV's, and updates that
+    norm's moving statistics from the batch mean and variance this returns with the output.
     """
 
     def __init__(self, library: str, chunks: int, eps: float):

@@ -169,6 +169,7 @@ def test_memory_efficient_on_the_native_path_recomputes_from_the_chunks():
     assert [layer.chunks for layer in block.cell_list] == [1, 2]
     for layer in block.cell_list:
         assert isinstance(layer.recomputed_bottleneck, RecomputedDenseBottleneck)
+        assert isinstance(layer.recomputed_norm2_conv2, RecomputedDenseBottleneck)  # norm2's output not kept
 
 
 def test_memory_efficient_eval_uses_moving_statistics():

@@ -1,5 +1,6 @@
 """mindcv/ops/dense_bottleneck.py: the recomputed bottleneck op against MindSpore's own ops
-(concat, BatchNorm2d, ReLU, Conv2d), in NCHW and blocked chunks, and its input checks."""
+(concat, BatchNorm2d, ReLU, Conv2d), in NCHW and blocked chunks, with the 1x1 convolution of a
+bottleneck and the 3x3 one of a dense layer's second half, and its input checks."""
 
 import mindspore as ms
 import numpy as np
@@ -100,3 +101,68 @@ def test_mismatched_chunks_are_a_clear_error():
     with pytest.raises(TypeError, match="DenseBottleneck: input 0 must be Float32"):
         halves = tuple(ms.Tensor(c, ms.float16) for c in chunks[:2])
         op(halves, *params)
+
+
+class Builtin3x3(nn.Cell):
+    """sum(conv3x3(relu(bn(x))) * dy) on MindSpore's own ops: a dense layer's second half."""
+
+    def __init__(self, gamma, beta, weight):
+        super().__init__()
+        self.norm = nn.BatchNorm2d(len(gamma), gamma_init=ms.Tensor(gamma), beta_init=ms.Tensor(beta))
+        init = ms.Tensor(weight)
+        self.conv = nn.Conv2d(
+            len(gamma), len(weight), 3, pad_mode="pad", padding=1, has_bias=False, weight_init=init
+        )
+
+    def construct(self, x, dy):
+        return (self.conv(ops.relu(self.norm(x))) * dy).sum()
+
+
+class Native3x3(nn.Cell):
+    def __init__(self, gamma, beta, weight):
+        super().__init__()
+        self.op = RecomputedDenseBottleneck(library, 1, 1e-5)
+        self.gamma, self.beta = ms.Parameter(ms.Tensor(gamma)), ms.Parameter(ms.Tensor(beta))
+        self.weight = ms.Parameter(ms.Tensor(weight))
+        self.cfg = ms.Tensor([1, 1, 0], ms.int32)
+
+    def construct(self, x, dy):
+        y, mean, var = self.op((x,), self.gamma, self.beta, self.weight, self.cfg)
+        return (y * dy).sum(), mean, var
+
+
+@pytest.mark.parametrize("layout", ["nchw", "blocked"])
+def test_one_chunk_3x3_matches_mindspore_ops(mode, layout):
+    """norm2 -> relu2 -> conv2 as the op on one chunk: values, gradients and statistics."""
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal((2, 16, 5, 5)) * 2 + 1).astype(np.float32)
+    gamma, beta = (rng.standard_normal(16).astype(np.float32) for _ in range(2))
+    weight = rng.standard_normal((8, 16, 3, 3)).astype(np.float32)
+    dy = rng.standard_normal((2, 8, 5, 5)).astype(np.float32)
+    to, back = (blocked, plain) if layout == "blocked" else (np.asarray, np.asarray)
+    builtin = Builtin3x3(gamma, beta, weight)
+    builtin.set_train(True)
+    grad = ms.value_and_grad(builtin, 0, builtin.trainable_params())
+    loss, (dx, dparams) = grad(ms.Tensor(x), ms.Tensor(dy))
+
+    native = Native3x3(gamma, beta, weight)
+    grad = ms.value_and_grad(native, 0, native.trainable_params(), has_aux=True)
+    (native_loss, mean, var), (native_dx, native_dparams) = grad(ms.Tensor(to(x)), ms.Tensor(to(dy)))
+    assert relative_error(native_loss.asnumpy(), loss.asnumpy()) <= TOLERANCE
+    assert relative_error(mean.asnumpy(), x.mean(axis=(0, 2, 3))) <= TOLERANCE
+    assert relative_error(var.asnumpy(), x.var(axis=(0, 2, 3))) <= TOLERANCE
+    assert relative_error(back(native_dx.asnumpy()), dx.asnumpy()) <= TOLERANCE
+    for ours, theirs in zip(native_dparams, dparams):  # gamma, beta, weight
+        assert relative_error(ours.asnumpy(), theirs.asnumpy()) <= TOLERANCE
+
+
+def test_padding_must_keep_the_size(capfd):
+    """A 3x3 kernel with padding 0 would shrink y: the op refuses it before writing (cfg values
+    are read at run time, so the refusal is the kernel's error and its reason on stderr)."""
+    op = RecomputedDenseBottleneck(library, 1, 1e-5)
+    x = ms.Tensor(np.ones((2, 16, 5, 5), np.float32))
+    params = ms.Tensor(np.ones(16, np.float32)), ms.Tensor(np.zeros(16, np.float32))
+    weight = ms.Tensor(np.ones((8, 16, 3, 3), np.float32))
+    with pytest.raises(RuntimeError):
+        op((x,), *params, weight, ms.Tensor([1, 0, 0], ms.int32))[0].asnumpy()
+    assert "conv_cfg must hold stride 1, padding S / 2" in capfd.readouterr().err
