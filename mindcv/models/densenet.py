@@ -194,11 +194,7 @@ class _DenseLayer(nn.Cell):
     def bottleneck(self, x):
         if self.chunks:  # x: the tuple of chunks
             if self.training:
-                y, mean, var = self.recomputed_bottleneck(
-                    x, self.norm1.gamma, self.norm1.beta, self.conv1.weight, self.conv1.cfg
-                )
-                update_moving_statistics(self.norm1, mean, var, x[0].shape[0] * x[0].shape[2] * x[0].shape[3])
-                return y
+                return self._recomputed(self.recomputed_bottleneck, x, self.norm1, self.conv1)
             x = self.concat(x)
         elif self.memory_efficient and self.training:
             mean, var = self._batch_statistics(x)
@@ -214,13 +210,19 @@ class _DenseLayer(nn.Cell):
         update_moving_statistics(self.norm1, mean, var, x.shape[0] * x.shape[2] * x.shape[3])
         return mean, var
 
+    @staticmethod
+    def _recomputed(op, chunks, norm, conv):
+        """`op` (norm -> relu -> conv over `chunks`, recomputed in the backward pass) on the cells'
+        parameters, updating `norm`'s moving statistics once from the batch's."""
+        y, mean, var = op(chunks, norm.gamma, norm.beta, conv.weight, conv.cfg)
+        first = chunks[0]
+        update_moving_statistics(norm, mean, var, first.shape[0] * first.shape[2] * first.shape[3])
+        return y
+
     def construct(self, x):
         x = self.bottleneck(x)
         if self.chunks and self.training:
-            out, mean, var = self.recomputed_norm2_conv2(
-                (x,), self.norm2.gamma, self.norm2.beta, self.conv2.weight, self.conv2.cfg
-            )
-            update_moving_statistics(self.norm2, mean, var, x.shape[0] * x.shape[2] * x.shape[3])
+            out = self._recomputed(self.recomputed_norm2_conv2, (x,), self.norm2, self.conv2)
         else:
             out = self.conv2(self.relu2(self.norm2(x)))
         return self.dropout(out)
