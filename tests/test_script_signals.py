@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.scripts import ROOT, SMALL, make_checkpoint, start
+from tests.scripts import ROOT, SMALL, make_checkpoint, run, start
 
 DEMO = str(ROOT / "configs" / "densenet" / "densenet_121_demo.yaml")
 WORKERS = ["--num_parallel_workers", "2"]  # MindSpore installs its handler with several workers
@@ -65,6 +65,7 @@ SCRIPTS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_sigterm_mid_work_exits_143_with_one_line(tmp_path, checkpoint, script):
     arguments, busy = SCRIPTS[script]
@@ -82,3 +83,32 @@ def test_sigterm_mid_work_exits_143_with_one_line(tmp_path, checkpoint, script):
     assert code == 128 + signal.SIGTERM, text[-3000:]
     errors = [line for line in text.splitlines() if line.startswith("error:")]
     assert errors == ["error: stopped by SIGTERM"] and "Traceback" not in text, text[-3000:]
+
+
+# validate.py, run with a SIGTERM sent the moment MindSpore's dataset starts its worker threads:
+# that start is Python called from inside the iterator's C++ call, which re-raises whatever
+# Python raised there as a RuntimeError (the instant a loaded machine once hit in the test above).
+SIGTERM_AT_WORKER_START = """
+import os, runpy, signal, sys
+from mindspore.dataset.engine.datasets_user_defined import SamplerFn
+
+launch = SamplerFn.launch
+
+def launch_after_sigterm(self, *args, **kwargs):
+    os.kill(os.getpid(), signal.SIGTERM)
+    return launch(self, *args, **kwargs)
+
+SamplerFn.launch = launch_after_sigterm
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+@pytest.mark.slow
+def test_sigterm_while_the_dataset_starts_its_workers_exits_143_with_one_line(tmp_path, checkpoint):
+    arguments, _ = SCRIPTS["validate"]
+    name, *args = arguments(tmp_path, checkpoint)
+    result = run(["python", "-c", SIGTERM_AT_WORKER_START, ROOT / name, *args], tmp_path)
+    assert result.returncode == 128 + signal.SIGTERM, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == ["error: stopped by SIGTERM"] and "Traceback" not in result.stderr, result.stderr[-3000:]

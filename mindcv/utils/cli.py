@@ -30,6 +30,7 @@ def run_script(main: Callable, parse_args: Callable, argv: Optional[Sequence[str
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv or "debug=True" in argv
     code = 0
+    _signal_stop.clear()
     if (
         threading.current_thread() is threading.main_thread()
         and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
@@ -42,7 +43,12 @@ def run_script(main: Callable, parse_args: Callable, argv: Optional[Sequence[str
                 main(parse_args(argv))
             finally:
                 _sigterm_default()  # once the script is done, a SIGTERM ends its exit at once
-    except MindCVError as err:
+    except Exception as exc:
+        # MindSpore re-raises what Python code it called raised (its dataset starting workers) as a
+        # RuntimeError: a SIGTERM that landed there is still the stop it raised.
+        err = _signal_stop[0] if _signal_stop else exc
+        if not isinstance(err, MindCVError):
+            _explain_or_raise(exc, debug)
         if debug:
             raise
         print(f"error: {err}", file=sys.stderr)
@@ -50,20 +56,28 @@ def run_script(main: Callable, parse_args: Callable, argv: Optional[Sequence[str
     except KeyboardInterrupt:
         print("interrupted; continue with --resume", file=sys.stderr)
         code = 130
-    except Exception as exc:  # a rank that died or hangs breaks the others' collectives
-        err = explain_distributed_failure(exc)
-        if err is None or debug:
-            raise
-        print(f"error: {err}", file=sys.stderr)
-        # Not sys.exit: unregistering from a broken cluster makes MindSpore wait seconds more.
-        sys.stderr.flush()
-        os._exit(2)
     _exit(code)
+
+
+def _explain_or_raise(exc: Exception, debug: bool) -> None:
+    """A rank that died or hangs breaks the others' collectives: say so in one line and leave;
+    any other exception is a bug and keeps its traceback."""
+    err = explain_distributed_failure(exc)
+    if err is None or debug:
+        raise exc
+    print(f"error: {err}", file=sys.stderr)
+    # Not sys.exit: unregistering from a broken cluster makes MindSpore wait seconds more.
+    sys.stderr.flush()
+    os._exit(2)
+
+
+_signal_stop = []  # the RunStopped that _stop_on_sigterm raised, whatever wrapped it on the way up
 
 
 def _stop_on_sigterm(signum, frame):
     _sigterm_default()  # a second SIGTERM (mpirun sends more) acts at once
-    raise RunStopped(f"stopped by {signal.Signals(signum).name}", 128 + signum)
+    _signal_stop.append(RunStopped(f"stopped by {signal.Signals(signum).name}", 128 + signum))
+    raise _signal_stop[0]
 
 
 def _sigterm_default() -> None:
