@@ -23,6 +23,7 @@ from tests.scripts import ROOT, assert_one_line_error, run_script
 
 HAS_TORCHVISION = bool(importlib.util.find_spec("torch") and importlib.util.find_spec("torchvision"))
 SMALL = ["--image_size", 32, "--batch_size", 2, "--num_classes", 10, "--warmup", 1, "--repeats", 1]
+SMALL_NET = [*SMALL, "--model", "densenet_test"]  # torchvision's DenseNet is built in its configuration
 
 
 def test_time_steps_takes_the_median_after_warmup(monkeypatch):
@@ -106,13 +107,12 @@ def test_unknown_model_is_one_line():
     assert_one_line_error(result, "unknown model 'densenet12'", "densenet121")
 
 
-@pytest.mark.slow  # torchvision has only the real DenseNets to compare with
+@pytest.mark.slow
 @pytest.mark.skipif(not HAS_TORCHVISION, reason="torch and torchvision are not installed")
 def test_pynative_run_with_onnxruntime_row_and_torchvision_comparison(tmp_path):
     path = tmp_path / "bench.json"
-    result = run_script(
-        "benchmark.py", "--mode", 1, *SMALL, "--onnxruntime", "--compare", "torchvision", "--json", path
-    )
+    command = ["--mode", 1, *SMALL_NET, "--onnxruntime", "--compare", "torchvision"]
+    result = run_script("benchmark.py", *command, "--json", path)
     assert result.returncode == 0, result.stderr
     report = json.loads(path.read_text())
 
@@ -135,7 +135,7 @@ def test_pynative_run_with_onnxruntime_row_and_torchvision_comparison(tmp_path):
     assert ratio["infer_ms_batch1"] == pytest.approx(ours["infer_ms_batch1"] / theirs["infer_ms_batch1"])
     assert report["threads"] >= 1 and report["image_size"] == 32
 
-    assert re.search(r"\| CPU \| densenet121 \| O0 \| [\d,]+ \| [\d,.]+ \| — \| — \|", result.stdout)
+    assert re.search(r"\| CPU \| densenet_test \| O0 \| [\d,]+ \| [\d,.]+ \| — \| — \|", result.stdout)
     assert re.search(r"\| torchvision \| eager \| O0 \| [\d,.]+ \|", result.stdout)
     from mindcv.ops import conv_path
 
@@ -156,6 +156,7 @@ def test_pynative_run_with_onnxruntime_row_and_torchvision_comparison(tmp_path):
     assert re.search(r"\| onnxruntime \| exported \| O0 \| — \| [\d.]+x \| [\d.]+x \| — \|", result.stdout)
 
 
+@pytest.mark.slow
 def test_graph_compile_is_cached_for_the_next_run(tmp_path):
     spec = dict(
         framework="mindspore",
@@ -180,11 +181,11 @@ def test_graph_compile_is_cached_for_the_next_run(tmp_path):
     assert warm["first_s"] < cold["first_s"]
 
 
-@pytest.mark.slow  # torchvision has only the real DenseNets to compare with
+@pytest.mark.slow
 @pytest.mark.skipif(not HAS_TORCHVISION, reason="torch and torchvision are not installed")
 def test_a_user_script_row_gets_the_same_convolution_path_and_a_ratio(tmp_path):
     path = tmp_path / "bench.json"
-    command = ["--mode", 1, *SMALL, "--user_script", "--compare", "torchvision"]
+    command = ["--mode", 1, *SMALL_NET, "--user_script", "--compare", "torchvision"]
     result = run_script("benchmark.py", *command, "--json", path)
     assert result.returncode == 0, result.stderr
     report = json.loads(path.read_text())
@@ -233,11 +234,26 @@ def test_bf16_on_a_cpu_without_bf16_convolutions_fails_before_any_measurement(tm
 def test_torch_channels_last_row_computes_the_eager_row_s_logits():
     """The channels_last row times the same model on the same batch, only in torch's NHWC layout."""
     from mindcv.benchmark.harness import _torch_step
+    from mindcv.models.densenet import ARCHITECTURES
 
-    spec = dict(model="densenet121", image_size=32, batch_size=2, num_classes=10, threads=1, seed=0)
+    spec = dict(model="densenet_test", architecture=ARCHITECTURES["densenet_test"], image_size=32)
+    spec.update(batch_size=2, num_classes=10, threads=1, seed=0)
     spec.update(memory_efficient=False, amp_level="O0", task="throughput")
     eager, channels_last = (_torch_step(dict(spec, mode=mode))() for mode in (None, "channels_last"))
     np.testing.assert_allclose(channels_last, eager, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.skipif(not HAS_TORCHVISION, reason="torch and torchvision are not installed")
+@pytest.mark.parametrize("name", ["densenet121", "densenet161", "densenet169", "densenet201"])
+def test_torchvision_densenet_in_our_configuration_is_torchvisions_own_model(name):
+    import torchvision
+
+    from mindcv.models.densenet import ARCHITECTURES
+
+    growth_rate, block_config, num_init_features = ARCHITECTURES[name]
+    ours = torchvision.models.DenseNet(growth_rate, block_config, num_init_features).state_dict()
+    theirs = getattr(torchvision.models, name)(weights=None).state_dict()
+    assert {k: v.shape for k, v in ours.items()} == {k: v.shape for k, v in theirs.items()}
 
 
 def test_report_header_names_the_isa():
@@ -257,11 +273,12 @@ def test_report_header_names_the_isa():
     assert "2 threads, AMD EPYC (2 logical CPUs), ISA: avx2." in format_report(report)
 
 
+@pytest.mark.slow
 def test_memory_efficient_rows_are_measured_beside_the_default_with_their_ratios(tmp_path):
     """`--memory_efficient` adds a train row with memory_efficient=True after the default one, in
     the same run, and the ratios of its images/s and peak RSS to the default's; `only` just it."""
     path = tmp_path / "bench.json"
-    command = ["--model", "densenet_test", *SMALL, "--tasks", "train", "--memory_efficient", "--json", path]
+    command = [*SMALL_NET, "--tasks", "train", "--memory_efficient", "--json", path]
     result = run_script("benchmark.py", *command)
     assert result.returncode == 0, result.stderr
     report = json.loads(path.read_text())

@@ -155,10 +155,16 @@ def _torch_step(spec: dict) -> Callable[[], object]:
 
     torch.set_num_threads(spec["threads"])
     torch.manual_seed(spec["seed"])
-    builder = getattr(torchvision.models, spec["model"], None)
-    if builder is None:
-        raise MindCVError(f"torchvision has no model {spec['model']}; drop --compare")
-    model = builder(weights=None, num_classes=spec["num_classes"], memory_efficient=spec["memory_efficient"])
+    if spec["architecture"] is None:
+        raise MindCVError(f"{spec['model']} is not a DenseNet torchvision can build; drop --compare")
+    growth_rate, block_config, num_init_features = spec["architecture"]
+    model = torchvision.models.DenseNet(  # densenet121 etc. are this class in their configuration
+        growth_rate,
+        tuple(block_config),
+        num_init_features,
+        num_classes=spec["num_classes"],
+        memory_efficient=spec["memory_efficient"],
+    )
     images, labels = (torch.from_numpy(a) for a in random_batch(*_batch_args(spec)))
     labels = labels.long()
     if spec["mode"] in ("channels_last", "compile"):  # the layout torch's CPU convolutions prefer
@@ -366,6 +372,7 @@ def benchmark(
     measurements (e.g. to train).
     """
     from ..models import model_entrypoint
+    from ..models.densenet import ARCHITECTURES
 
     model_entrypoint(model)  # an unknown name fails here, with suggestions, before any process starts
     if warmup < 1 or repeats < 1:
@@ -375,6 +382,7 @@ def benchmark(
     threads = threads or os.cpu_count() or 1
     common = dict(
         model=model,
+        architecture=ARCHITECTURES.get(model),  # torchvision's DenseNet class is built in it
         image_size=image_size,
         batch_size=batch_size,
         num_classes=num_classes,

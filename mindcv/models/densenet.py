@@ -39,6 +39,7 @@ from .registry import register_model
 _logger = logging.getLogger(__name__)
 
 __all__ = [
+    "ARCHITECTURES",
     "DenseNet",
     "densenet121",
     "densenet161",
@@ -420,13 +421,29 @@ class DenseNet(nn.Cell):
         return self.forward_head(self.forward_features(x))
 
 
-def _densenet(name, growth_rate, block_config, num_init_features, pretrained, **kwargs) -> DenseNet:
+# growth rate, layers per block, stem channels: the papers' (and torchvision's) configurations.
+ARCHITECTURES = {
+    "densenet121": (32, (6, 12, 24, 16), 64),
+    "densenet161": (48, (6, 12, 36, 24), 96),
+    "densenet169": (32, (6, 12, 32, 32), 64),
+    "densenet201": (32, (6, 12, 48, 32), 64),
+    "densenet_test": (16, (2, 2, 2, 2), 32),
+}
+
+
+def _densenet(name, pretrained, num_classes, in_channels, **kwargs) -> DenseNet:
     """MindCV's entry point: `pretrained` loads the published weights into the built model."""
+    growth_rate, block_config, num_init_features = ARCHITECTURES[name]
     model = DenseNet(
-        growth_rate=growth_rate, block_config=block_config, num_init_features=num_init_features, **kwargs
+        growth_rate=growth_rate,
+        block_config=block_config,
+        num_init_features=num_init_features,
+        num_classes=num_classes,
+        in_channels=in_channels,
+        **kwargs,
     )
     if pretrained:
-        load_weights(model, name, pretrained=True, in_channels=kwargs.get("in_channels", 3))
+        load_weights(model, name, pretrained=True, in_channels=in_channels)
     return model
 
 
@@ -435,8 +452,7 @@ def densenet121(
     pretrained: bool = False, num_classes: int = 1000, in_channels: int = 3, **kwargs
 ) -> DenseNet:
     """DenseNet-121: growth 32, blocks (6, 12, 24, 16), 64 stem channels."""
-    kwargs.update(num_classes=num_classes, in_channels=in_channels)
-    return _densenet("densenet121", 32, (6, 12, 24, 16), 64, pretrained, **kwargs)
+    return _densenet("densenet121", pretrained, num_classes, in_channels, **kwargs)
 
 
 @register_model
@@ -444,8 +460,7 @@ def densenet161(
     pretrained: bool = False, num_classes: int = 1000, in_channels: int = 3, **kwargs
 ) -> DenseNet:
     """DenseNet-161: growth 48, blocks (6, 12, 36, 24), 96 stem channels."""
-    kwargs.update(num_classes=num_classes, in_channels=in_channels)
-    return _densenet("densenet161", 48, (6, 12, 36, 24), 96, pretrained, **kwargs)
+    return _densenet("densenet161", pretrained, num_classes, in_channels, **kwargs)
 
 
 @register_model
@@ -453,8 +468,7 @@ def densenet169(
     pretrained: bool = False, num_classes: int = 1000, in_channels: int = 3, **kwargs
 ) -> DenseNet:
     """DenseNet-169: growth 32, blocks (6, 12, 32, 32), 64 stem channels."""
-    kwargs.update(num_classes=num_classes, in_channels=in_channels)
-    return _densenet("densenet169", 32, (6, 12, 32, 32), 64, pretrained, **kwargs)
+    return _densenet("densenet169", pretrained, num_classes, in_channels, **kwargs)
 
 
 @register_model
@@ -462,8 +476,7 @@ def densenet201(
     pretrained: bool = False, num_classes: int = 1000, in_channels: int = 3, **kwargs
 ) -> DenseNet:
     """DenseNet-201: growth 32, blocks (6, 12, 48, 32), 64 stem channels."""
-    kwargs.update(num_classes=num_classes, in_channels=in_channels)
-    return _densenet("densenet201", 32, (6, 12, 48, 32), 64, pretrained, **kwargs)
+    return _densenet("densenet201", pretrained, num_classes, in_channels, **kwargs)
 
 
 @register_model
@@ -473,5 +486,4 @@ def densenet_test(
     """A DenseNet of the same cells at a fraction of the depth and width (growth 16, blocks
     (2, 2, 2, 2), 32 stem channels, every count a multiple of 16), for end-to-end tests where depth
     does not matter, like timm's `test_*` models: it compiles and trains in seconds. No weights."""
-    kwargs.update(num_classes=num_classes, in_channels=in_channels)
-    return _densenet("densenet_test", 16, (2, 2, 2, 2), 32, pretrained, **kwargs)
+    return _densenet("densenet_test", pretrained, num_classes, in_channels, **kwargs)
