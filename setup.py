@@ -26,7 +26,8 @@ setup(
     python_requires=">=3.9",
     install_requires=REQUIREMENTS,
     extras_require={
-        "dev": ["pytest", "ruff", "onnxruntime"],  # onnxruntime: export.py checks ONNX files with it
+        # onnxruntime: export.py checks ONNX files with it; pytest-xdist: the suite on every core.
+        "dev": ["pytest", "pytest-xdist", "ruff", "onnxruntime"],
         # Reference implementations for weight conversion and speed comparison.
         "torch": ["torch==2.14.1", "torchvision==0.29.1", "safetensors"],
     },

@@ -33,6 +33,7 @@ CASES = {value: ["--auto_augment", value] for value in AUTO_AUGMENTS}
 CASES["aug_splits"] = ["--auto_augment", "augmix", "--aug_splits", "3"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["0", "1"], ids=["graph", "pynative"])
 def test_every_augmentation_trains_a_step_through_the_real_pipeline(tmp_path, mode):
     make_image_tree(tmp_path / "data", "train", per_class=2)  # 6 JPEGs of 32x32 to 40x48, grey PNGs

@@ -42,6 +42,7 @@ def assert_one_line(result, *fragments):
     ],
     ids=lambda v: v[0] if isinstance(v, list) else "",
 )
+@pytest.mark.slow
 def test_train_refuses(tmp_path, args, fragments):
     assert_one_line(
         run(["python", ROOT / "train.py", "-c", DEMO, "--device_target", "CPU", *args], tmp_path), *fragments
@@ -53,6 +54,7 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path):
     assert_one_line(run(["python", ROOT / "train.py", "-c", "bad.yaml"], tmp_path), "bad.yaml:3", "YAML")
 
 
+@pytest.mark.slow
 def test_data_problems(tmp_path):
     (tmp_path / "empty" / "train").mkdir(parents=True)
     result = run(
@@ -104,6 +106,7 @@ def test_data_problems(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_checkpoint_problems(tmp_path):
     validate = ["python", ROOT / "validate.py", "-c", DEMO, *SMALL_NET, "--num_samples", "16"]
     garbage = tmp_path / "garbage.ckpt"
@@ -117,6 +120,7 @@ def test_checkpoint_problems(tmp_path):
     assert_one_line(run([*validate, "--ckpt_path", classes], tmp_path), "five.ckpt", "classifier")
 
 
+@pytest.mark.slow
 def test_defaults_the_user_did_not_set_never_stop_a_short_run(tmp_path):
     """A one-epoch trial on MindCV's defaults (batch 128, warmup 3) over 18 images: both are
     fitted with a warning line each, so the corrupt image is what gets reported; skipping it, the

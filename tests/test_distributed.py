@@ -19,6 +19,7 @@ def ok(result):
 @pytest.mark.skipif(
     shutil.which("mpirun") is None, reason="OpenMPI not installed: apt-get install openmpi-bin"
 )
+@pytest.mark.slow
 def test_seed_mpirun_line_on_cpu(tmp_path):
     """mpirun -n 8 python train.py -c configs/densenet/densenet_121_gpu.yaml --data_dir /path/to/imagenet,
     with 2 processes, CPU, a tiny ImageNet-style folder and the tests' small DenseNet (the YAML's O2
@@ -53,6 +54,7 @@ def test_seed_mpirun_line_on_cpu(tmp_path):
     assert (tmp_path / "ckpt" / "densenet_test-1_5.ckpt").is_file()  # 40 images / 2 ranks / batch 4
 
 
+@pytest.mark.slow
 def test_msrun_train_and_sharded_validation(tmp_path):
     common = ["-c", DEMO, *SMALL_NET, "--num_samples", "40", "--batch_size", "8", "--epoch_size", "1"]
     msrun = ["msrun", "--worker_num=2", "--local_worker_num=2", "--master_port=8157", "--join=True"]

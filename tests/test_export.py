@@ -24,6 +24,7 @@ def _sample(seed=1):
     return np.random.default_rng(seed).standard_normal((1, 3, SIZE, SIZE), dtype=np.float32)
 
 
+@pytest.mark.slow
 def test_mindir_reloads_with_the_same_logits(tmp_path, checkpoint):
     path, network = checkpoint
     output = tmp_path / "out" / "model.mindir"
@@ -36,6 +37,7 @@ def test_mindir_reloads_with_the_same_logits(tmp_path, checkpoint):
     np.testing.assert_allclose(loaded(x).asnumpy(), network(x).asnumpy(), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_onnx_is_checked_with_onnxruntime(tmp_path, checkpoint):
     onnxruntime = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
     path, network = checkpoint

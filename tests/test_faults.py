@@ -46,6 +46,7 @@ def small_tmpfs(tmp_path):
         subprocess.run(["umount", str(folder)], check=True)
 
 
+@pytest.mark.slow
 def test_disk_full_while_saving(tmp_path, small_tmpfs):
     """A real full file system: epoch 1's checkpoints fit, epoch 2's does not."""
     from mindcv.models import create_model

@@ -41,6 +41,7 @@ def _expected_probabilities(network, path):
     return np.exp(logits) / np.exp(logits).sum()
 
 
+@pytest.mark.slow
 def test_json_has_top_classes_of_every_image(setup):
     ckpt, network, images = setup
     result = run_script(*INFER, images, "--ckpt_path", ckpt, "--image_size", SIZE, "--mode", 1, "--json", "-")
@@ -55,6 +56,7 @@ def test_json_has_top_classes_of_every_image(setup):
         np.testing.assert_allclose([c["probability"] for c in p["topk"]], np.sort(expected)[::-1], atol=1e-4)
 
 
+@pytest.mark.slow
 def test_onnxruntime_backend_gives_the_same_predictions(setup):
     """The ONNX export run by onnxruntime ranks and scores like MindSpore, over a padded last batch."""
     ckpt, network, images = setup

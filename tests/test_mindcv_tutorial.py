@@ -20,6 +20,7 @@ def pynative():
     ms.set_context(mode=previous)
 
 
+@pytest.mark.slow
 def test_tutorial_trains_with_model_train(tmp_path, pynative):
     data_dir, num_classes, num_workers = str(make_digit_folders(tmp_path, per_class=2)), 10, 1
     dataset_train = create_dataset(

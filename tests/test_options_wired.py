@@ -111,6 +111,7 @@ def test_options_that_cannot_apply_warn_once_when_set(option, value, caplog):
     assert caplog.text.count(f"--{option} {value} has no effect") == 1
 
 
+@pytest.mark.slow
 def test_train_cli_logs_every_log_interval_steps_and_skips_the_csv(tmp_path):
     small = [*SMALL_NET, "--num_samples", "32", "--batch_size", "16", "--epoch_size", "1", "--mode", "1"]
     result = run(
@@ -123,6 +124,7 @@ def test_train_cli_logs_every_log_interval_steps_and_skips_the_csv(tmp_path):
     assert not (tmp_path / "ckpt" / "metrics.csv").exists() and (tmp_path / "ckpt" / "curves.png").is_file()
 
 
+@pytest.mark.slow
 def test_validate_ema_validates_a_checkpoints_ema_weights(tmp_path):
     from mindcv.models import create_model
 

@@ -19,6 +19,9 @@ import pytest
 from mindcv.models.checkpoint import read_checkpoint
 from tests.scripts import ROOT, SMALL, free_port, run, script_env, start
 
+# One worker runs this file under pytest-xdist (--dist loadgroup): its tests share one uninterrupted run.
+pytestmark = pytest.mark.xdist_group("resume_points")
+
 DEMO = str(ROOT / "configs" / "densenet" / "densenet_121_demo.yaml")
 # 2 epochs of 12 steps, validated, a resume point after every step: every kind of file is
 # written. Two input workers, as users run: MindSpore's dataset runtime then installs its own
@@ -211,6 +214,7 @@ def test_sigterm_from_the_parent_at_every_stage_of_a_run(tmp_path, uninterrupted
     assert_same_run(ckpt, uninterrupted)
 
 
+@pytest.mark.slow
 def test_auto_resume_with_nothing_to_resume_starts_and_a_missing_path_is_an_error(tmp_path):
     tiny = [*RUN, "--num_samples", "8", "--epoch_size", "1", "--val_while_train", "False"]
     fresh = ok(run([*tiny, "--resume"], tmp_path))

@@ -27,6 +27,7 @@ def weights(path):
     return {k: v.asnumpy() for k, v in ms.load_checkpoint(str(path)).items() if not k.startswith("metric.")}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["0", "1"], ids=["graph", "pynative"])
 def test_train_then_validate(tmp_path, mode):
     # Run from the source tree as the README's demo is (no PYTHONPATH): MindSpore's compile cache
@@ -79,6 +80,7 @@ def test_train_then_validate(tmp_path, mode):
     assert result["loss"] == pytest.approx(float(row["val_loss"]), rel=1e-3)
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_weights(tmp_path):
     """SIGKILL after epoch 1 of 2, then --resume: the same weights as an uninterrupted run."""
     args = [
@@ -116,6 +118,7 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path):
         assert [r["epoch"] for r in csv.DictReader(f)] == ["1", "2"]
 
 
+@pytest.mark.slow
 def test_missing_checkpoint_and_nothing_to_validate_are_one_line_errors(tmp_path):
     missing = run(
         ["python", ROOT / "validate.py", "-c", DEMO, "--ckpt_path", tmp_path / "nope.ckpt"], tmp_path
@@ -233,6 +236,7 @@ def test_demo_config_reaches_its_accuracy(tmp_path):
     assert max(float(r["val_top1"]) for r in rows) >= 0.95
 
 
+@pytest.mark.slow
 def test_ema_weights_are_validated_and_saved_as_best(tmp_path):
     args = ["-c", DEMO, *TINY_RUN, "--mode", "1", "--epoch_size", "1", "--warmup_epochs", "0"]
     ok(run(["python", ROOT / "train.py", *args, "--ema", "--ema_decay", "0.5"], tmp_path))
@@ -248,6 +252,7 @@ def test_ema_weights_are_validated_and_saved_as_best(tmp_path):
     assert json.loads((tmp_path / "v.json").read_text())["top1"] == pytest.approx(logged, abs=1e-4)
 
 
+@pytest.mark.slow
 def test_graph_compile_cache_is_shared_only_by_identical_runs(tmp_path):
     """A rerun of the same command reuses its cached graphs; other options get their own folder."""
     cache_root = tmp_path / "home" / "compile_cache"

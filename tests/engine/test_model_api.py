@@ -34,6 +34,7 @@ def _loader(root, split, is_training):
     return create_loader(dataset, 2, drop_remainder=is_training, is_training=is_training, transform=transform)
 
 
+@pytest.mark.slow
 def test_mindcv_style_script_trains_and_validate_py_reads_its_checkpoints(tmp_path, pynative):
     for split in ("train", "val"):
         make_image_tree(tmp_path / "data", split, per_class=1)  # 3 images: one step an epoch

@@ -120,6 +120,7 @@ def test_convert_key(key, ours):
     assert convert_key(key) == ours
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", [".npz", ".safetensors"])
 def test_round_trip_reproduces_logits(tmp_path, suffix):
     source = _randomized()
@@ -224,6 +225,7 @@ def _torchvision_densenet(name, memory_efficient=False, seed=0):
     return torch, model.eval()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("memory_efficient", [False, True], ids=["standard", "memory_efficient"])
 def test_torchvision_densenet121_logits(tmp_path, memory_efficient):
     """The CLI's checkpoint reproduces real torchvision logits, including its padded stem max-pool."""

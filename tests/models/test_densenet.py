@@ -86,6 +86,7 @@ def test_graph_and_pynative_agree(mode):
     np.testing.assert_allclose(model(inputs()).asnumpy(), out, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_head_interface(mode):
     model = tiny()
     model.set_train(False)
@@ -140,6 +141,7 @@ def build(name, **kwargs):
     return tiny(**kwargs) if name == "tiny" else create_model(name, num_classes=5, **kwargs)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["tiny", "densenet_test"])
 def test_memory_efficient_matches_normal_gradients_and_statistics(mode, name):
     """Whole-network gradients, loss and moving statistics (updated once, not once more by the
@@ -211,6 +213,7 @@ def test_stem_pool_exports_without_argmax_maxpool():
     np.testing.assert_array_equal(pool(ms.Tensor(x)).asnumpy(), reference)
 
 
+@pytest.mark.slow
 def test_o1_mixed_precision_compiles_in_graph_mode(mode, tmp_path, monkeypatch):
     """The block's Concat primitive keeps auto_mixed_precision O1 working (functional concat broke it)."""
     monkeypatch.chdir(tmp_path)  # O1 writes its rewritten network into ./rewritten_network

@@ -25,6 +25,7 @@ def _randomised(model, seed=1):
     return model
 
 
+@pytest.mark.slow
 def test_entry_point_pretrained_loads_the_published_weights_from_the_cache():
     published = _randomised(densenet121())
     cache = os.path.join(os.environ["MINDCV_HOME"], "checkpoints")
@@ -51,6 +52,7 @@ def trained():
     return _randomised(create_model("densenet121", num_classes=3), seed=2)
 
 
+@pytest.mark.slow
 def test_ema_loads_the_averaged_weights(tmp_path, trained, caplog):
     entries = [{"name": p.name, "data": p} for p in trained.get_parameters()]
     averaged = [
@@ -66,6 +68,7 @@ def test_ema_loads_the_averaged_weights(tmp_path, trained, caplog):
     np.testing.assert_allclose(_params(plain)[weight], _params(trained)[weight])
 
 
+@pytest.mark.slow
 def test_auto_mapping_loads_weights_saved_under_a_wrapper_prefix(tmp_path, trained):
     entries = [{"name": f"network.model.{p.name}", "data": p} for p in trained.get_parameters()]
     ms.save_checkpoint(entries, str(tmp_path / "w.ckpt"))
@@ -78,6 +81,7 @@ def test_auto_mapping_loads_weights_saved_under_a_wrapper_prefix(tmp_path, train
         np.testing.assert_array_equal(_params(model)[name], value)
 
 
+@pytest.mark.slow
 def test_feature_extract_wrapper_matches_features_only(trained, mode):
     wrapped = FeatureExtractWrapper(trained, out_indices=[1, 2, 4])
     backbone = create_model("densenet121", features_only=True, out_indices=(1, 2, 4))

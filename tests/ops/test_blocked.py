@@ -114,6 +114,7 @@ def trained(network):
     return [loss.asnumpy(), network(batch()[0]).asnumpy(), everything, *moving]
 
 
+@pytest.mark.slow
 def test_densenet_blocks_work_blocked_and_equal_plain_blocks(mode, monkeypatch):
     ours, theirs = small(), plain_small(monkeypatch)
     assert isinstance(ours.features.denseblock1.to_blocked, ToBlocked)

@@ -63,6 +63,7 @@ def compiler_script(tmp_path, body: str) -> str:
     return str(script)
 
 
+@pytest.mark.slow
 @needs_native
 def test_a_transient_build_failure_is_retried(fresh_decision, monkeypatch, caplog, tmp_path):
     """A full disk fails the compile once; the next start builds (no kept verdict)."""
@@ -79,6 +80,7 @@ def test_a_transient_build_failure_is_retried(fresh_decision, monkeypatch, caplo
     assert library and Path(library).exists() and not said
 
 
+@pytest.mark.slow
 @needs_native
 def test_a_killed_self_test_is_retried_and_a_lost_library_rebuilt(fresh_decision, monkeypatch, caplog):
     """The OOM killer's SIGKILL is no verdict on the build; a passed verdict whose library was
@@ -244,6 +246,7 @@ def test_the_wait_for_the_build_lock_is_bounded_and_said(tmp_path):
 BUILD = "from mindcv.ops import native_conv_library; print(native_conv_library())"
 
 
+@pytest.mark.slow
 @needs_native
 def test_two_processes_building_at_once_build_once(tmp_path):
     log = tmp_path / "builds.log"

@@ -120,6 +120,7 @@ def test_float16_inputs_are_computed_in_float32(mode):
     assert dx.dtype == ms.float16 and np.isfinite(dx.asnumpy()).all()
 
 
+@pytest.mark.slow
 @needs_native
 def test_densenet_uses_it_and_trains_in_train_one_step_cell(mode):
     model = tiny()
@@ -156,6 +157,7 @@ def probe(tmp_path, name, ckpt, **env):
     return dict(np.load(tmp_path / f"{name}.npz")), result.stderr
 
 
+@pytest.mark.slow
 @needs_native
 def test_whole_network_gradients_equal_the_fallback_process(tmp_path):
     """The path is chosen at import, so each runs in its own process, the second loading the first's weights.
@@ -178,6 +180,7 @@ def test_whole_network_gradients_equal_the_fallback_process(tmp_path):
     np.testing.assert_allclose(fast["losses"], slow["losses"], rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_without_a_compiler_warns_once_and_trains_on_the_builtin_path(tmp_path):
     result, stderr = probe(tmp_path, "nocxx", tmp_path / "tiny.ckpt", CXX=str(tmp_path / "no-such-g++"))
     assert not result["native"] and result["isa"] == "AVX2"
@@ -210,6 +213,7 @@ def test_by_default_a_cpu_without_avx2_keeps_mindspore_convolutions(fresh_decisi
     assert not caplog.records
 
 
+@pytest.mark.slow
 @needs_native
 @pytest.mark.parametrize("setting", ["auto", "1"])
 def test_avx2_or_mindcv_native_conv_1_chooses_the_native_path(fresh_decision, monkeypatch, setting):
@@ -240,6 +244,7 @@ def test_the_cpu_features_are_read_from_cpuinfo(monkeypatch, tmp_path, flags, av
         native._cpu_flags.cache_clear()
 
 
+@pytest.mark.slow
 @needs_native
 def test_the_library_is_built_and_self_tested_once(fresh_decision, monkeypatch):
     library = fresh_decision()
