@@ -8,21 +8,27 @@
 // the BN-ReLU output in scratch memory they do not return, so MindSpore keeps only the chunks
 // (once) between forward and backward; the backward op rebuilds both from the chunks
 // (torchvision's memory_efficient=True, which also keeps the 3x3 convolution's input: here the
-// second call rebuilds that from conv1's output too, so a layer keeps 128 + 32 channels, not 288). The arithmetic is the library's own BatchNorm and
-// convolution entry points (batch_norm.cc, conv2d.cc) on that scratch, so the results equal the
-// stored path's. Entry points (inputs then outputs; K >= 1 chunks, all float32 activations in one
-// layout with one N, H, W; C their total channels; O the convolution's output channels):
+// second call rebuilds that from conv1's output too, so a layer keeps 128 + 32 channels, not
+// 288). The arithmetic is the library's own BatchNorm and convolution entry points
+// (batch_norm.cc, conv2d.cc) on that scratch, so the results equal the stored path's. Entry
+// points (inputs then outputs; K >= 1 chunks, all float32 activations in one layout with one N,
+// H, W; C their total channels; O the convolution's output channels):
 //   mindcv_dense_bottleneck(chunk_1..K, gamma, beta, w, bn_cfg, conv_cfg) -> y, mean, var
 //   mindcv_dense_bottleneck_backward(chunk_1..K, gamma, beta, w, bn_cfg, conv_cfg, dy)
 //       -> dchunk_1..K, dgamma, dbeta, dw
+//   mindcv_dense_transition(...), mindcv_dense_transition_backward(...): the same parameters,
+//       with a 2x2 average pool (stride 2, an odd last row or column dropped) between the ReLU
+//       and a 1x1 convolution, so y is (N, O, H/2, W/2): a transition layer (BN, ReLU, pool,
+//       conv, as densenet.py's _Transition) on a block's chunks, which keeps neither the block's
+//       concatenation, its BN-ReLU output nor the pooled tensor.
 // gamma, beta, mean, var: C elements (mean and the biased var of the batch); w: (O, C, S, S), S
 // odd; bn_cfg: float32 {epsilon, relu} as batch_norm.cc's (relu must be 1); conv_cfg: int32
-// {stride, padding, bf16} as conv2d.cc's (stride 1, padding S / 2: y keeps x's H and W). Its
-// scratch is its own, mapped for the call and unmapped on return (Buffer says why): the shared
-// pool would keep these concatenation-sized regions between calls (onednn_runtime.h), hundreds
-// of MB at batch 64. The caller updates the moving
-// statistics. Every shape and dtype is checked first: on a mismatch the call writes nothing and
-// returns 1, the reason on stderr.
+// {stride, padding, bf16} as conv2d.cc's (stride 1, padding S / 2: the convolution keeps its
+// input's H and W). The scratch is the op's own, mapped for the call and unmapped on return
+// (Buffer says why): two concatenation-sized buffers in the backward (a transition's pooled
+// tensors fit in them), and small ones. The shared pool would keep those regions between calls (onednn_runtime.h),
+// hundreds of MB at batch 64. The caller updates the moving statistics. Every shape and dtype is
+// checked first: on a mismatch the call writes nothing and returns 1, the reason on stderr.
 
 #include <sys/mman.h>
 
@@ -77,20 +83,23 @@ struct Layer {
   std::vector<int64_t> channels;   // per chunk
   int64_t total = 0, out = 0;      // C and O
   int64_t size = 1;                // S, the convolution's kernel side
-  std::vector<int64_t> concat_shape, y_shape;
-  size_t concat_bytes = 0, ws_bytes = 0;  // ws: BN-ReLU's workspace, a bit per element
+  bool pool = false;               // a 2x2 average pool before the convolution (a transition)
+  int64_t out_h = 0, out_w = 0;    // the convolution's H and W: x's, halved when pooled
+  std::vector<int64_t> concat_shape, conv_in_shape, y_shape;
+  size_t concat_bytes = 0, pooled_bytes = 0, ws_bytes = 0;  // ws: BN-ReLU's workspace, a bit per element
 
-  // The shape of `c` channels in the chunks' layout.
-  std::vector<int64_t> Shape(int64_t c) const {
+  // The shape of `c` channels of h x w (default: the chunks') in the chunks' layout.
+  std::vector<int64_t> Shape(int64_t c, int64_t h = 0, int64_t w = 0) const {
     const int64_t *d = first.dims;
-    if (!first.block) return {d[0], c, d[2], d[3]};
-    return {d[0], c / first.block, d[2], d[3], first.block};
+    h = h ? h : d[2], w = w ? w : d[3];
+    if (!first.block) return {d[0], c, h, w};
+    return {d[0], c / first.block, h, w, first.block};
   }
 
   // Reads and checks the inputs (chunks at 0..K-1, then gamma, beta, w, bn_cfg, conv_cfg);
   // nullptr or why not.
-  const char *Read(const Params &p, int k) {
-    chunks = k;
+  const char *Read(const Params &p, int k, bool pooled) {
+    chunks = k, pool = pooled;
     if (k < 1 || !first.Read(p, 0)) return "chunk 1 is not a float32 (N, C, H, W) or (N, C/B, H, W, B) tensor";
     for (int i = 0; i < k; ++i) {
       Activation a;
@@ -114,10 +123,13 @@ struct Layer {
     if (conv[0] != 1 || conv[1] != size / 2 || (conv[2] != 0 && conv[2] != 1))
       return "conv_cfg must hold stride 1, padding S / 2 and bf16 0 or 1";
     const int64_t *d = first.dims;
+    if (pool && (size != 1 || d[2] < 2 || d[3] < 2)) return "a transition needs a 1x1 convolution and H, W >= 2";
     const int64_t ws = mindcv_bn_relu_workspace_bytes(d[0], total, d[2], d[3], first.block);
     if (ws < 1) return "oneDNN has no BatchNorm-ReLU for the concatenation";
-    concat_shape = Shape(total), y_shape = Shape(out);
+    out_h = pool ? d[2] / 2 : d[2], out_w = pool ? d[3] / 2 : d[3];
+    concat_shape = Shape(total), conv_in_shape = Shape(total, out_h, out_w), y_shape = Shape(out, out_h, out_w);
     concat_bytes = static_cast<size_t>(d[0] * total * d[2] * d[3]) * sizeof(float);
+    pooled_bytes = pool ? static_cast<size_t>(d[0] * total * out_h * out_w) * sizeof(float) : 0;
     ws_bytes = static_cast<size_t>(ws);
     return nullptr;
   }
@@ -137,6 +149,58 @@ struct Layer {
         at += channels[i] * pixel;
       }
     }
+  }
+};
+
+// The pooling of a transition on tensors of the chunks' layout, seen as N x C/B planes (N x C
+// for NCHW) of H x W pixels of B values (1 for NCHW): each output value is the mean of a 2x2
+// window, stride 2, as MindSpore's AvgPool2d(2, 2); an odd last row or column is in no window.
+struct Pooling {
+  int64_t planes, h, w, oh, ow, b;
+
+  explicit Pooling(const Layer &l)
+      : planes(l.first.dims[0] * l.total / (l.first.block ? l.first.block : 1)),
+        h(l.first.dims[2]),
+        w(l.first.dims[3]),
+        oh(l.out_h),
+        ow(l.out_w),
+        b(l.first.block ? l.first.block : 1) {}
+
+  // Runs fn(plane) for every plane on the library's thread pool.
+  template <typename Fn>
+  void ForEachPlane(Fn fn) const {
+    GetEngine()->pool.parallel_for(static_cast<int>(planes), [&](int i, int) { fn(i); });
+  }
+
+  void Forward(const float *x, float *y) const {
+    ForEachPlane([&](int64_t p) {
+      const float *in = x + p * h * w * b;
+      float *out = y + p * oh * ow * b;
+      for (int64_t i = 0; i < oh; ++i)
+        for (int64_t j = 0; j < ow; ++j) {
+          const float *top = in + (2 * i * w + 2 * j) * b, *bottom = top + w * b;
+          float *o = out + (i * ow + j) * b;
+          for (int64_t c = 0; c < b; ++c) o[c] = (top[c] + top[b + c] + bottom[c] + bottom[b + c]) * 0.25f;
+        }
+    });
+  }
+
+  // dx from dy: a quarter of each output's gradient to each pixel of its window, 0 elsewhere.
+  void Backward(const float *dy, float *dx) const {
+    ForEachPlane([&](int64_t p) {
+      const float *g = dy + p * oh * ow * b;
+      float *d = dx + p * h * w * b;
+      for (int64_t i = 0; i < h; ++i)
+        for (int64_t j = 0; j < w; ++j) {
+          float *o = d + (i * w + j) * b;
+          if (i / 2 < oh && j / 2 < ow) {
+            const float *from = g + ((i / 2) * ow + j / 2) * b;
+            for (int64_t c = 0; c < b; ++c) o[c] = from[c] * 0.25f;
+          } else {
+            std::fill(o, o + b, 0.f);
+          }
+        }
+    });
   }
 };
 
@@ -185,35 +249,39 @@ struct Buffer {
   static size_t RoundUpToPages(size_t bytes) { return (std::max<size_t>(bytes, 1) + kPage - 1) / kPage * kPage; }
 };
 
-int Forward(const Params &p) {
+int Forward(const Params &p, bool pool) {
   const int k = p.count - 8;  // K chunks, 5 more inputs, 3 outputs
   Layer l;
-  if (const char *why = l.Read(p, k)) return Fail(why);
+  if (const char *why = l.Read(p, k, pool)) return Fail(why);
   const int y = k + 5, mean = k + 6, var = k + 7;
-  Activation first = l.first;
-  if (!first.Matches(p, y, l.out, first.dims[2], first.dims[3]) || !p.Is(mean, {l.total}) || !p.Is(var, {l.total}))
+  if (!l.first.Matches(p, y, l.out, l.out_h, l.out_w) || !p.Is(mean, {l.total}) || !p.Is(var, {l.total}))
     return Fail("y, mean or var is not shaped as the bottleneck's output and statistics");
-  Buffer normed(l.concat_bytes), ws(l.ws_bytes);  // the concatenation, normalized in place
-  if (!normed.get() || !ws.get()) return Fail("out of memory for its scratch");
+  Buffer normed(l.concat_bytes), ws(l.ws_bytes), pooled(l.pooled_bytes);  // the concatenation, normalized in place
+  if (!normed.get() || !ws.get() || !pooled.get()) return Fail("out of memory for its scratch");
   void **d = p.data;
   void *x = normed.get();
   if (k == 1) x = d[0];  // one chunk: normalized from where it is, not copied
   else l.Concat(d, normed.get(), false);
-  const bool ok = Normalize(l, d, x, normed.get(), d[mean], d[var], ws.get()) &&
-                  Call(mindcv_conv_forward, {{normed.get(), l.concat_shape},
+  if (!Normalize(l, d, x, normed.get(), d[mean], d[var], ws.get())) return Fail("its BatchNorm failed");
+  char *conv_in = normed.get();
+  if (pool) {
+    Pooling(l).Forward(reinterpret_cast<float *>(normed.get()), reinterpret_cast<float *>(pooled.get()));
+    conv_in = pooled.get();
+  }
+  const bool ok = Call(mindcv_conv_forward, {{conv_in, l.conv_in_shape},
                                              {d[k + 2], l.WeightShape()},
                                              {d[k + 4], {3}, "int32"},
                                              {d[y], l.y_shape}});
-  return ok ? 0 : Fail("its BatchNorm or convolution failed");
+  return ok ? 0 : Fail("its convolution failed");
 }
 
-int Backward(const Params &p) {
+int Backward(const Params &p, bool pool) {
   const int k = (p.count - 9) / 2;  // K chunks, 6 more inputs; K gradients, 3 more
   Layer l;
   if (p.count < 11 || p.count % 2 == 0) return Fail("wrong parameter count");
-  if (const char *why = l.Read(p, k)) return Fail(why);
+  if (const char *why = l.Read(p, k, pool)) return Fail(why);
   const int dy = k + 5, dchunk = k + 6, dgamma = 2 * k + 6, dbeta = 2 * k + 7, dw = 2 * k + 8;
-  if (!l.first.Matches(p, dy, l.out, l.first.dims[2], l.first.dims[3])) return Fail("dy is not shaped as y");
+  if (!l.first.Matches(p, dy, l.out, l.out_h, l.out_w)) return Fail("dy is not shaped as y");
   for (int i = 0; i < k; ++i)
     if (!p.SameAs(dchunk + i, i)) return Fail("a chunk's gradient is not shaped as the chunk");
   if (!p.Is(dgamma, {l.total}) || !p.Is(dbeta, {l.total}) || !p.SameAs(dw, k + 2))
@@ -222,7 +290,9 @@ int Backward(const Params &p) {
   // Two concatenation-sized buffers: `normed` (the BN-ReLU output the convolution's backward
   // reads, then the concatenation again for the BN backward) and `grad` (the gradient of normed,
   // then in place the concatenation's). With one chunk the chunk is x and its gradient goes
-  // straight to its output.
+  // straight to its output. A transition pools normed into the start of `grad` and writes the
+  // convolution's gradient of that (dpooled) into `normed`, done with by then; unpooling dpooled
+  // then fills `grad`.
   Buffer normed(l.concat_bytes), grad(l.concat_bytes), small(2 * vector_bytes + l.ws_bytes);
   if (!normed.get() || !grad.get() || !small.get()) return Fail("out of memory for its scratch");
   void **d = p.data;
@@ -230,11 +300,17 @@ int Backward(const Params &p) {
   void *x = k == 1 ? d[0] : normed.get(), *dx = k == 1 ? d[dchunk] : grad.get();
   if (k > 1) l.Concat(d, normed.get(), false);
   const Arg w{d[k + 2], l.WeightShape()}, conv_cfg{d[k + 4], {3}, "int32"}, dy_arg{d[dy], l.y_shape};
-  bool ok = Normalize(l, d, x, normed.get(), mean, var, ws) &&
-            Call(mindcv_conv_backward_weights,
-                 {{normed.get(), l.concat_shape}, w, dy_arg, conv_cfg, {d[dw], w.shape}}) &&
-            Call(mindcv_conv_backward_data,
-                 {{normed.get(), l.concat_shape}, w, dy_arg, conv_cfg, {grad.get(), l.concat_shape}});
+  bool ok = Normalize(l, d, x, normed.get(), mean, var, ws);
+  char *conv_in = normed.get(), *dconv_in = grad.get();
+  if (ok && pool) {
+    Pooling(l).Forward(reinterpret_cast<float *>(normed.get()), reinterpret_cast<float *>(grad.get()));
+    conv_in = grad.get(), dconv_in = normed.get();
+  }
+  ok = ok &&
+       Call(mindcv_conv_backward_weights, {{conv_in, l.conv_in_shape}, w, dy_arg, conv_cfg, {d[dw], w.shape}}) &&
+       Call(mindcv_conv_backward_data, {{conv_in, l.conv_in_shape}, w, dy_arg, conv_cfg, {dconv_in, l.conv_in_shape}});
+  if (ok && pool)
+    Pooling(l).Backward(reinterpret_cast<float *>(normed.get()), reinterpret_cast<float *>(grad.get()));
   if (ok && k > 1) l.Concat(d, normed.get(), false);  // x again, where normed was
   ok = ok && Call(mindcv_bn_backward, {{x, l.concat_shape},
                                        {ws, {static_cast<int64_t>(l.ws_bytes)}, "uint8"},
@@ -256,12 +332,21 @@ int Backward(const Params &p) {
 extern "C" {
 
 int mindcv_dense_bottleneck(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
-  return Forward({n, params, ndims, shapes, dtypes});
+  return Forward({n, params, ndims, shapes, dtypes}, false);
 }
 
 int mindcv_dense_bottleneck_backward(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *,
                                      void *) {
-  return Backward({n, params, ndims, shapes, dtypes});
+  return Backward({n, params, ndims, shapes, dtypes}, false);
+}
+
+int mindcv_dense_transition(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  return Forward({n, params, ndims, shapes, dtypes}, true);
+}
+
+int mindcv_dense_transition_backward(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *,
+                                     void *) {
+  return Backward({n, params, ndims, shapes, dtypes}, true);
 }
 
 }  // extern "C"
