@@ -25,8 +25,8 @@
 // odd; bn_cfg: float32 {epsilon, relu} as batch_norm.cc's (relu must be 1); conv_cfg: int32
 // {stride, padding, bf16} as conv2d.cc's (stride 1, padding S / 2: the convolution keeps its
 // input's H and W). The scratch is the op's own, mapped for the call and unmapped on return
-// (Buffer says why): two concatenation-sized buffers in the backward (a transition's pooled
-// tensors fit in them), and small ones. The shared pool would keep those regions between calls (onednn_runtime.h),
+// (Buffer says why): one concatenation-sized buffer, a quarter-sized one for a transition, and
+// small ones. The shared pool would keep those regions between calls (onednn_runtime.h),
 // hundreds of MB at batch 64. The caller updates the moving statistics. Every shape and dtype is
 // checked first: on a mismatch the call writes nothing and returns 1, the reason on stderr.
 
@@ -249,6 +249,55 @@ struct Buffer {
   static size_t RoundUpToPages(size_t bytes) { return (std::max<size_t>(bytes, 1) + kPage - 1) / kPage * kPage; }
 };
 
+// Where the BN-ReLU output of the concatenation (`normed`, the chunks' layout) is positive, a
+// bit per value, each image's bits starting at a word of their own (so images are written in
+// parallel): the ReLU's gradient, kept at 1/32 of normed's size once normed's buffer is reused.
+struct ReluMask {
+  int64_t values, words;  // per image
+  Buffer buffer;  // mapped, as the other scratch (Buffer says why)
+  uint64_t *bits;
+
+  explicit ReluMask(const Layer &l)
+      : values(l.total * l.first.dims[2] * l.first.dims[3]),
+        words((values + 63) / 64),
+        buffer(static_cast<size_t>(l.first.dims[0] * words) * sizeof(uint64_t)),
+        bits(reinterpret_cast<uint64_t *>(buffer.get())) {}
+  bool ok() const { return bits != nullptr; }
+
+  void Record(const Layer &l, const float *normed) {
+    GetEngine()->pool.parallel_for(static_cast<int>(l.first.dims[0]), [&](int n, int) {
+      const float *x = normed + n * values;
+      uint64_t *m = bits + n * words;
+      for (int64_t w = 0; w < words; ++w) {
+        uint64_t word = 0;
+        const int64_t end = std::min<int64_t>(64, values - w * 64);
+        for (int64_t b = 0; b < end; ++b) word |= static_cast<uint64_t>(x[w * 64 + b] > 0.f) << b;
+        m[w] = word;
+      }
+    });
+  }
+
+  // Each chunk's part of `grad` (the concatenation's gradient), zero where the ReLU did not
+  // pass, into that chunk's gradient (which may be `grad` itself when there is one chunk).
+  void Split(const Layer &l, const float *grad, void **dchunks) const {
+    const int64_t pixels = l.first.dims[2] * l.first.dims[3];
+    GetEngine()->pool.parallel_for(static_cast<int>(l.first.dims[0]), [&](int n, int) {
+      const uint64_t *m = bits + n * words;
+      int64_t at = 0;  // the chunk's first value in the image's part of grad
+      for (int i = 0; i < l.chunks; ++i) {
+        const int64_t count = l.channels[i] * pixels;
+        const float *g = grad + n * values + at;
+        float *d = static_cast<float *>(dchunks[i]) + n * count;
+        for (int64_t j = 0; j < count; ++j) {
+          const int64_t bit = at + j;
+          d[j] = (m[bit >> 6] >> (bit & 63)) & 1 ? g[j] : 0.f;
+        }
+        at += count;
+      }
+    });
+  }
+};
+
 int Forward(const Params &p, bool pool) {
   const int k = p.count - 8;  // K chunks, 5 more inputs, 3 outputs
   Layer l;
@@ -286,45 +335,71 @@ int Backward(const Params &p, bool pool) {
     if (!p.SameAs(dchunk + i, i)) return Fail("a chunk's gradient is not shaped as the chunk");
   if (!p.Is(dgamma, {l.total}) || !p.Is(dbeta, {l.total}) || !p.SameAs(dw, k + 2))
     return Fail("dgamma, dbeta or dw is not shaped as gamma, beta or w");
+  const int64_t *dims = l.first.dims;
   const size_t vector_bytes = static_cast<size_t>(l.total) * sizeof(float);
-  // Two concatenation-sized buffers: `normed` (the BN-ReLU output the convolution's backward
-  // reads, then the concatenation again for the BN backward) and `grad` (the gradient of normed,
-  // then in place the concatenation's). With one chunk the chunk is x and its gradient goes
-  // straight to its output. A transition pools normed into the start of `grad` and writes the
-  // convolution's gradient of that (dpooled) into `normed`, done with by then; unpooling dpooled
-  // then fills `grad`.
-  Buffer normed(l.concat_bytes), grad(l.concat_bytes), small(2 * vector_bytes + l.ws_bytes);
-  if (!normed.get() || !grad.get() || !small.get()) return Fail("out of memory for its scratch");
+  size_t chunk_ws_bytes = 0;  // the BN backward of one chunk wants a ws (unused without relu)
+  for (int64_t c : l.channels) {
+    const int64_t ws = mindcv_bn_relu_workspace_bytes(dims[0], c, dims[2], dims[3], l.first.block);
+    if (ws < 1) return Fail("oneDNN has no BatchNorm for a chunk");
+    chunk_ws_bytes = std::max(chunk_ws_bytes, static_cast<size_t>(ws));
+  }
+  // One concatenation-sized buffer, `normed`: the BN-ReLU output the convolution's backward
+  // reads (a transition pools it into `pooled` first), then the gradient of the concatenation
+  // (a transition's convolution writes its gradient over `pooled`, unpooled into `normed`). The
+  // ReLU's gradient is a bit mask taken from normed before that. The BatchNorm's backward then
+  // runs per chunk, in place in the chunks' gradients (BatchNorm is per channel, so that is the
+  // concatenation's), reading x from the chunks themselves: no copy of the concatenation is
+  // needed after the convolution's backward. With one chunk the gradient goes straight to its
+  // output. (Two concatenation-sized buffers before: the largest call's scratch was 2x.)
+  Buffer normed(l.concat_bytes), pooled(l.pooled_bytes), small(2 * vector_bytes + std::max(l.ws_bytes, chunk_ws_bytes));
+  if (!normed.get() || !pooled.get() || !small.get()) return Fail("out of memory for its scratch");
   void **d = p.data;
   void *mean = small.get(), *var = small.get() + vector_bytes, *ws = small.get() + 2 * vector_bytes;
-  void *x = k == 1 ? d[0] : normed.get(), *dx = k == 1 ? d[dchunk] : grad.get();
+  void *x = k == 1 ? d[0] : normed.get();
   if (k > 1) l.Concat(d, normed.get(), false);
-  const Arg w{d[k + 2], l.WeightShape()}, conv_cfg{d[k + 4], {3}, "int32"}, dy_arg{d[dy], l.y_shape};
-  bool ok = Normalize(l, d, x, normed.get(), mean, var, ws);
-  char *conv_in = normed.get(), *dconv_in = grad.get();
-  if (ok && pool) {
-    Pooling(l).Forward(reinterpret_cast<float *>(normed.get()), reinterpret_cast<float *>(grad.get()));
-    conv_in = grad.get(), dconv_in = normed.get();
+  if (!Normalize(l, d, x, normed.get(), mean, var, ws)) return Fail("its BatchNorm failed");
+  ReluMask mask(l);
+  if (!mask.ok()) return Fail("out of memory for its scratch");
+  mask.Record(l, reinterpret_cast<const float *>(normed.get()));
+  char *conv_in = normed.get();
+  if (pool) {
+    Pooling(l).Forward(reinterpret_cast<float *>(normed.get()), reinterpret_cast<float *>(pooled.get()));
+    conv_in = pooled.get();
   }
-  ok = ok &&
-       Call(mindcv_conv_backward_weights, {{conv_in, l.conv_in_shape}, w, dy_arg, conv_cfg, {d[dw], w.shape}}) &&
-       Call(mindcv_conv_backward_data, {{conv_in, l.conv_in_shape}, w, dy_arg, conv_cfg, {dconv_in, l.conv_in_shape}});
-  if (ok && pool)
-    Pooling(l).Backward(reinterpret_cast<float *>(normed.get()), reinterpret_cast<float *>(grad.get()));
-  if (ok && k > 1) l.Concat(d, normed.get(), false);  // x again, where normed was
-  ok = ok && Call(mindcv_bn_backward, {{x, l.concat_shape},
-                                       {ws, {static_cast<int64_t>(l.ws_bytes)}, "uint8"},
-                                       {grad.get(), l.concat_shape},
-                                       {d[k], {l.total}},
-                                       {mean, {l.total}},
-                                       {var, {l.total}},
-                                       {d[k + 3], {2}},
-                                       {dx, l.concat_shape},
-                                       {d[dgamma], {l.total}},
-                                       {d[dbeta], {l.total}}});
-  if (!ok) return Fail("its BatchNorm or convolution failed");
-  if (k > 1) l.Concat(d + dchunk, grad.get(), true);
-  return 0;
+  // the convolution's input gradient: over its input (read for its shape only by then), or,
+  // with one chunk and no pool, straight into the chunk's gradient
+  char *dconv_in = pool ? pooled.get() : k == 1 ? static_cast<char *>(d[dchunk]) : normed.get();
+  const Arg w{d[k + 2], l.WeightShape()}, conv_cfg{d[k + 4], {3}, "int32"}, dy_arg{d[dy], l.y_shape};
+  bool ok =
+      Call(mindcv_conv_backward_weights, {{conv_in, l.conv_in_shape}, w, dy_arg, conv_cfg, {d[dw], w.shape}}) &&
+      Call(mindcv_conv_backward_data, {{conv_in, l.conv_in_shape}, w, dy_arg, conv_cfg, {dconv_in, l.conv_in_shape}});
+  if (!ok) return Fail("its convolution failed");
+  const float *grad = reinterpret_cast<const float *>(dconv_in);
+  if (pool) {
+    Pooling(l).Backward(reinterpret_cast<const float *>(pooled.get()), reinterpret_cast<float *>(normed.get()));
+    grad = reinterpret_cast<const float *>(normed.get());
+  }
+  mask.Split(l, grad, d + dchunk);
+  const float no_relu[2] = {static_cast<const float *>(d[k + 3])[0], 0.f};  // epsilon; the mask was the ReLU
+  int64_t at = 0;
+  for (int i = 0; i < k && ok; ++i) {
+    const int64_t c = l.channels[i];
+    const std::vector<int64_t> shape = l.Shape(c);
+    const auto slice = [&](void *v) { return Arg{static_cast<float *>(v) + at, {c}}; };
+    ok = Call(mindcv_bn_backward,
+              {{d[i], shape},
+               {ws, {mindcv_bn_relu_workspace_bytes(dims[0], c, dims[2], dims[3], l.first.block)}, "uint8"},
+               {d[dchunk + i], shape},
+               slice(d[k]),
+               slice(mean),
+               slice(var),
+               {const_cast<float *>(no_relu), {2}},
+               {d[dchunk + i], shape},
+               slice(d[dgamma]),
+               slice(d[dbeta])});
+    at += c;
+  }
+  return ok ? 0 : Fail("its BatchNorm failed");
 }
 
 }  // namespace
