@@ -149,6 +149,16 @@ class _RecomputedBottleneck(nn.Cell):
         return ops.conv2d(x, weight)
 
 
+def _recomputed(op, chunks, norm, conv):
+    """`op` (a RecomputedDenseBottleneck: norm -> relu (-> pool) -> conv over `chunks`, recomputed
+    in the backward pass) on the cells' parameters, updating `norm`'s moving statistics once from
+    the batch's."""
+    y, mean, var = op(chunks, norm.gamma, norm.beta, conv.weight, conv.cfg)
+    first = chunks[0]
+    update_moving_statistics(norm, mean, var, first.shape[0] * first.shape[2] * first.shape[3])
+    return y
+
+
 class _DenseLayer(nn.Cell):
     """BN-ReLU-Conv1x1 bottleneck, then BN-ReLU-Conv3x3 producing `growth_rate` new channels.
 
@@ -195,7 +205,7 @@ class _DenseLayer(nn.Cell):
     def bottleneck(self, x):
         if self.chunks:  # x: the tuple of chunks
             if self.training:
-                return self._recomputed(self.recomputed_bottleneck, x, self.norm1, self.conv1)
+                return _recomputed(self.recomputed_bottleneck, x, self.norm1, self.conv1)
             x = self.concat(x)
         elif self.memory_efficient and self.training:
             mean, var = self._batch_statistics(x)
@@ -211,19 +221,10 @@ class _DenseLayer(nn.Cell):
         update_moving_statistics(self.norm1, mean, var, x.shape[0] * x.shape[2] * x.shape[3])
         return mean, var
 
-    @staticmethod
-    def _recomputed(op, chunks, norm, conv):
-        """`op` (norm -> relu -> conv over `chunks`, recomputed in the backward pass) on the cells'
-        parameters, updating `norm`'s moving statistics once from the batch's."""
-        y, mean, var = op(chunks, norm.gamma, norm.beta, conv.weight, conv.cfg)
-        first = chunks[0]
-        update_moving_statistics(norm, mean, var, first.shape[0] * first.shape[2] * first.shape[3])
-        return y
-
     def construct(self, x):
         x = self.bottleneck(x)
         if self.chunks and self.training:
-            out = self._recomputed(self.recomputed_norm2_conv2, (x,), self.norm2, self.conv2)
+            out = _recomputed(self.recomputed_norm2_conv2, (x,), self.norm2, self.conv2)
         else:
             out = self.conv2(self.relu2(self.norm2(x)))
         return self.dropout(out)
@@ -234,7 +235,9 @@ class _DenseBlock(nn.Cell):
 
     On the native CPU path the block works in nChw8c / nChw16c (the channel block), changing layout
     once at each end, when every channel count is a multiple of the block (all four DenseNets').
-    There, memory_efficient=True passes each layer the tuple of chunks instead (keeping each once).
+    There, memory_efficient=True passes each layer the tuple of chunks instead (keeping each once),
+    and with `return_chunks` the block returns that tuple, in its layout, for the transition after
+    it (which then keeps no concatenation either).
     """
 
     def __init__(
@@ -244,6 +247,7 @@ class _DenseBlock(nn.Cell):
         bn_size: int,
         growth_rate: int,
         memory_efficient: bool = False,
+        return_chunks: bool = False,
         **layer_kwargs,
     ):
         super().__init__()
@@ -251,7 +255,9 @@ class _DenseBlock(nn.Cell):
         channels = (num_input_features, growth_rate, bn_size * growth_rate)
         fits = library and all(c % channel_block(library) == 0 for c in channels)
         blocked = library if fits else None
+        self.blocked = blocked
         self.chunked = bool(memory_efficient and library)
+        self.return_chunks = self.chunked and return_chunks
         self.cell_list = nn.CellList(
             [
                 _DenseLayer(
@@ -276,6 +282,8 @@ class _DenseBlock(nn.Cell):
             chunks = (x,)
             for layer in self.cell_list:
                 chunks = chunks + (layer(chunks),)
+            if self.return_chunks:
+                return chunks
             return self.to_plain(self.concat(chunks))
         for layer in self.cell_list:
             x = self.concat((x, layer(x)))
@@ -288,10 +296,22 @@ class _Transition(nn.Cell):
     The paper (and torchvision) convolve before pooling; a bias-free 1x1 convolution commutes with
     a 2x2 average pool, so pooling first gives the same output (to fp32 rounding) for a quarter of
     the convolution's work, forward and backward. The parameters and their names are unchanged.
+
+    With `chunks` (memory_efficient=True on the native CPU path) its input is the tuple of the
+    block's chunks, in the block's layout (nChw8c / nChw16c with `blocked_library`, else NCHW),
+    and in training all four steps are one native op that recomputes the concatenation, BN-ReLU
+    and pooling in the backward pass instead of keeping them (mindcv/ops/dense_bottleneck.py).
     """
 
-    def __init__(self, num_input_features: int, num_output_features: int):
+    def __init__(
+        self,
+        num_input_features: int,
+        num_output_features: int,
+        chunks: int = 0,
+        blocked_library: Optional[str] = None,
+    ):
         super().__init__()
+        self.chunks = chunks
         self.features = nn.SequentialCell(
             OrderedDict(
                 [
@@ -302,8 +322,18 @@ class _Transition(nn.Cell):
                 ]
             )
         )
+        if chunks:
+            eps = self.features.norm.eps
+            self.recomputed = RecomputedDenseBottleneck(_native_library(), chunks, eps, pool=True)
+            self.concat = ops.Concat(axis=1)
+            self.to_plain = ToPlain(blocked_library) if blocked_library else nn.Identity()
 
     def construct(self, x):
+        if self.chunks:  # x: the tuple of the block's chunks
+            if self.training:
+                norm, conv = self.features.norm, self.features.conv
+                return self.to_plain(_recomputed(self.recomputed, x, norm, conv))
+            x = self.to_plain(self.concat(x))
         return self.features(x)
 
 
@@ -347,21 +377,30 @@ class DenseNet(nn.Cell):
 
         num_features = num_init_features
         for i, num_layers in enumerate(block_config):
-            layers[f"denseblock{i + 1}"] = _DenseBlock(
+            last = i == len(block_config) - 1
+            # memory_efficient=True on the native path: the block hands its chunks to the
+            # transition (not for features_only, whose block outputs are feature maps)
+            block = _DenseBlock(
                 num_layers,
                 num_features,
                 bn_size,
                 growth_rate,
                 drop_rate=drop_rate,
                 memory_efficient=memory_efficient,
+                return_chunks=not last and not features_only,
             )
+            layers[f"denseblock{i + 1}"] = block
             num_features += num_layers * growth_rate
             self.feature_info.append(
                 {"num_chs": num_features, "reduction": 4 * 2**i, "module": f"features.denseblock{i + 1}"}
             )
             stage_ends.append(len(layers) - 1)
-            if i != len(block_config) - 1:
-                layers[f"transition{i + 1}"] = _Transition(num_features, num_features // 2)
+            if block.return_chunks and block.blocked and (num_features // 2) % channel_block(block.blocked):
+                block.return_chunks = False  # the transition's output would not fit the layout
+            if not last:
+                chunks = num_layers + 1 if block.return_chunks else 0
+                transition = _Transition(num_features, num_features // 2, chunks, block.blocked)
+                layers[f"transition{i + 1}"] = transition
                 num_features //= 2
         layers["norm5"] = nn.BatchNorm2d(num_features)
         layers["relu5"] = nn.ReLU()

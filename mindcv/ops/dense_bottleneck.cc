@@ -8,20 +8,29 @@
 // the BN-ReLU output in scratch memory they do not return, so MindSpore keeps only the chunks
 // (once) between forward and backward; the backward op rebuilds both from the chunks
 // (torchvision's memory_efficient=True, which also keeps the 3x3 convolution's input: here the
-// second call rebuilds that from conv1's output too, so a layer keeps 128 + 32 channels, not 288). The arithmetic is the library's own BatchNorm and
-// convolution entry points (batch_norm.cc, conv2d.cc) on that scratch, so the results equal the
-// stored path's. Entry points (inputs then outputs; K >= 1 chunks, all float32 activations in one
-// layout with one N, H, W; C their total channels; O the convolution's output channels):
+// second call rebuilds that from conv1's output too, so a layer keeps 128 + 32 channels, not
+// 288). The arithmetic is the library's own BatchNorm and convolution entry points
+// (batch_norm.cc, conv2d.cc) on that scratch, so the results equal the stored path's. Entry
+// points (inputs then outputs; K >= 1 chunks, all float32 activations in one layout with one N,
+// H, W; C their total channels; O the convolution's output channels):
 //   mindcv_dense_bottleneck(chunk_1..K, gamma, beta, w, bn_cfg, conv_cfg) -> y, mean, var
 //   mindcv_dense_bottleneck_backward(chunk_1..K, gamma, beta, w, bn_cfg, conv_cfg, dy)
 //       -> dchunk_1..K, dgamma, dbeta, dw
+//   mindcv_dense_transition(...), mindcv_dense_transition_backward(...): the same parameters,
+//       with a 2x2 average pool (stride 2, an odd last row or column dropped) between the ReLU
+//       and a 1x1 convolution, so y is (N, O, H/2, W/2): a transition layer (BN, ReLU, pool,
+//       conv, as densenet.py's _Transition) on a block's chunks, which keeps neither the block's
+//       concatenation, its BN-ReLU output nor the pooled tensor.
 // gamma, beta, mean, var: C elements (mean and the biased var of the batch); w: (O, C, S, S), S
 // odd; bn_cfg: float32 {epsilon, relu} as batch_norm.cc's (relu must be 1); conv_cfg: int32
-// {stride, padding, bf16} as conv2d.cc's (stride 1, padding S / 2: y keeps x's H and W). Its
-// scratch is its own, freed on return: the shared pool would keep these concatenation-sized
-// regions between calls (onednn_runtime.h), hundreds of MB at batch 64. The caller updates the moving
-// statistics. Every shape and dtype is checked first: on a mismatch the call writes nothing and
-// returns 1, the reason on stderr.
+// {stride, padding, bf16} as conv2d.cc's (stride 1, padding S / 2: the convolution keeps its
+// input's H and W). The scratch is the op's own, mapped for the call and unmapped on return
+// (Buffer says why): one concatenation-sized buffer, a quarter-sized one for a transition, and
+// small ones. The shared pool would keep those regions between calls (onednn_runtime.h),
+// hundreds of MB at batch 64. The caller updates the moving statistics. Every shape and dtype is
+// checked first: on a mismatch the call writes nothing and returns 1, the reason on stderr.
+
+#include <sys/mman.h>
 
 #include <cstring>
 #include <numeric>
@@ -74,20 +83,23 @@ struct Layer {
   std::vector<int64_t> channels;   // per chunk
   int64_t total = 0, out = 0;      // C and O
   int64_t size = 1;                // S, the convolution's kernel side
-  std::vector<int64_t> concat_shape, y_shape;
-  size_t concat_bytes = 0, ws_bytes = 0;  // ws: BN-ReLU's workspace, a bit per element
+  bool pool = false;               // a 2x2 average pool before the convolution (a transition)
+  int64_t out_h = 0, out_w = 0;    // the convolution's H and W: x's, halved when pooled
+  std::vector<int64_t> concat_shape, conv_in_shape, y_shape;
+  size_t concat_bytes = 0, pooled_bytes = 0, ws_bytes = 0;  // ws: BN-ReLU's workspace, a bit per element
 
-  // The shape of `c` channels in the chunks' layout.
-  std::vector<int64_t> Shape(int64_t c) const {
+  // The shape of `c` channels of h x w (default: the chunks') in the chunks' layout.
+  std::vector<int64_t> Shape(int64_t c, int64_t h = 0, int64_t w = 0) const {
     const int64_t *d = first.dims;
-    if (!first.block) return {d[0], c, d[2], d[3]};
-    return {d[0], c / first.block, d[2], d[3], first.block};
+    h = h ? h : d[2], w = w ? w : d[3];
+    if (!first.block) return {d[0], c, h, w};
+    return {d[0], c / first.block, h, w, first.block};
   }
 
   // Reads and checks the inputs (chunks at 0..K-1, then gamma, beta, w, bn_cfg, conv_cfg);
   // nullptr or why not.
-  const char *Read(const Params &p, int k) {
-    chunks = k;
+  const char *Read(const Params &p, int k, bool pooled) {
+    chunks = k, pool = pooled;
     if (k < 1 || !first.Read(p, 0)) return "chunk 1 is not a float32 (N, C, H, W) or (N, C/B, H, W, B) tensor";
     for (int i = 0; i < k; ++i) {
       Activation a;
@@ -111,10 +123,13 @@ struct Layer {
     if (conv[0] != 1 || conv[1] != size / 2 || (conv[2] != 0 && conv[2] != 1))
       return "conv_cfg must hold stride 1, padding S / 2 and bf16 0 or 1";
     const int64_t *d = first.dims;
+    if (pool && (size != 1 || d[2] < 2 || d[3] < 2)) return "a transition needs a 1x1 convolution and H, W >= 2";
     const int64_t ws = mindcv_bn_relu_workspace_bytes(d[0], total, d[2], d[3], first.block);
     if (ws < 1) return "oneDNN has no BatchNorm-ReLU for the concatenation";
-    concat_shape = Shape(total), y_shape = Shape(out);
+    out_h = pool ? d[2] / 2 : d[2], out_w = pool ? d[3] / 2 : d[3];
+    concat_shape = Shape(total), conv_in_shape = Shape(total, out_h, out_w), y_shape = Shape(out, out_h, out_w);
     concat_bytes = static_cast<size_t>(d[0] * total * d[2] * d[3]) * sizeof(float);
+    pooled_bytes = pool ? static_cast<size_t>(d[0] * total * out_h * out_w) * sizeof(float) : 0;
     ws_bytes = static_cast<size_t>(ws);
     return nullptr;
   }
@@ -137,6 +152,58 @@ struct Layer {
   }
 };
 
+// The pooling of a transition on tensors of the chunks' layout, seen as N x C/B planes (N x C
+// for NCHW) of H x W pixels of B values (1 for NCHW): each output value is the mean of a 2x2
+// window, stride 2, as MindSpore's AvgPool2d(2, 2); an odd last row or column is in no window.
+struct Pooling {
+  int64_t planes, h, w, oh, ow, b;
+
+  explicit Pooling(const Layer &l)
+      : planes(l.first.dims[0] * l.total / (l.first.block ? l.first.block : 1)),
+        h(l.first.dims[2]),
+        w(l.first.dims[3]),
+        oh(l.out_h),
+        ow(l.out_w),
+        b(l.first.block ? l.first.block : 1) {}
+
+  // Runs fn(plane) for every plane on the library's thread pool.
+  template <typename Fn>
+  void ForEachPlane(Fn fn) const {
+    GetEngine()->pool.parallel_for(static_cast<int>(planes), [&](int i, int) { fn(i); });
+  }
+
+  void Forward(const float *x, float *y) const {
+    ForEachPlane([&](int64_t p) {
+      const float *in = x + p * h * w * b;
+      float *out = y + p * oh * ow * b;
+      for (int64_t i = 0; i < oh; ++i)
+        for (int64_t j = 0; j < ow; ++j) {
+          const float *top = in + (2 * i * w + 2 * j) * b, *bottom = top + w * b;
+          float *o = out + (i * ow + j) * b;
+          for (int64_t c = 0; c < b; ++c) o[c] = (top[c] + top[b + c] + bottom[c] + bottom[b + c]) * 0.25f;
+        }
+    });
+  }
+
+  // dx from dy: a quarter of each output's gradient to each pixel of its window, 0 elsewhere.
+  void Backward(const float *dy, float *dx) const {
+    ForEachPlane([&](int64_t p) {
+      const float *g = dy + p * oh * ow * b;
+      float *d = dx + p * h * w * b;
+      for (int64_t i = 0; i < h; ++i)
+        for (int64_t j = 0; j < w; ++j) {
+          float *o = d + (i * w + j) * b;
+          if (i / 2 < oh && j / 2 < ow) {
+            const float *from = g + ((i / 2) * ow + j / 2) * b;
+            for (int64_t c = 0; c < b; ++c) o[c] = from[c] * 0.25f;
+          } else {
+            std::fill(o, o + b, 0.f);
+          }
+        }
+    });
+  }
+};
+
 int Fail(const char *why) { return mindcv::Fail("dense bottleneck", why); }
 
 // BN-ReLU of x (the concatenation, or the one chunk) into `normed` (which may be x: oneDNN's
@@ -154,79 +221,185 @@ bool Normalize(const Layer &l, void **d, void *x, void *normed, void *mean, void
                                   {ws, {static_cast<int64_t>(l.ws_bytes)}, "uint8"}});
 }
 
-// A buffer of its own for one call, freed on return (RAII): unlike the shared pool's regions
-// it is not kept after the call. Null data when out of memory.
+// A buffer of its own for one call, mapped from the kernel and unmapped on return (RAII), so the
+// memory goes back to the system. Unlike the shared pool's regions it is not kept after the call;
+// and malloc is no way either: glibc serves a freed block's size from its heap after the first
+// free of a block that size (its mmap threshold rises to it, up to 32 MB), and these blocks grow
+// from call to call (each dense layer's concatenation is larger than the last), so the heap kept
+// every freed one resident: at batch 32 that was 576 MB of densenet121's peak RSS (2,882 MB with
+// MALLOC_MMAP_THRESHOLD_=131072, 3,458 MB without). Huge pages where the kernel gives them on
+// request: a 200 MB buffer is then 100 page faults, not 50,000. Null data when out of memory.
 struct Buffer {
-  std::unique_ptr<char, ScratchPool::Free> data;
-  explicit Buffer(size_t bytes)
-      : data(static_cast<char *>(std::aligned_alloc(ScratchPool::kAlign, ScratchPool::RoundUp(std::max<size_t>(bytes, 1))))) {}
-  char *get() const { return data.get(); }
+  char *data = nullptr;
+  size_t size;
+  explicit Buffer(size_t bytes) : size(RoundUpToPages(bytes)) {
+    void *p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return;
+    data = static_cast<char *>(p);
+    if (size >= kHugePage) madvise(data, size, MADV_HUGEPAGE);  // advice only: failure is harmless
+  }
+  ~Buffer() {
+    if (data) munmap(data, size);
+  }
+  Buffer(const Buffer &) = delete;
+  Buffer &operator=(const Buffer &) = delete;
+  char *get() const { return data; }
+
+  static constexpr size_t kPage = 4096, kHugePage = size_t{2} << 20;
+  static size_t RoundUpToPages(size_t bytes) { return (std::max<size_t>(bytes, 1) + kPage - 1) / kPage * kPage; }
 };
 
-int Forward(const Params &p) {
+// Where the BN-ReLU output of the concatenation (`normed`, the chunks' layout) is positive, a
+// bit per value, each image's bits starting at a word of their own (so images are written in
+// parallel): the ReLU's gradient, kept at 1/32 of normed's size once normed's buffer is reused.
+struct ReluMask {
+  int64_t values, words;  // per image
+  Buffer buffer;  // mapped, as the other scratch (Buffer says why)
+  uint64_t *bits;
+
+  explicit ReluMask(const Layer &l)
+      : values(l.total * l.first.dims[2] * l.first.dims[3]),
+        words((values + 63) / 64),
+        buffer(static_cast<size_t>(l.first.dims[0] * words) * sizeof(uint64_t)),
+        bits(reinterpret_cast<uint64_t *>(buffer.get())) {}
+  bool ok() const { return bits != nullptr; }
+
+  void Record(const Layer &l, const float *normed) {
+    GetEngine()->pool.parallel_for(static_cast<int>(l.first.dims[0]), [&](int n, int) {
+      const float *x = normed + n * values;
+      uint64_t *m = bits + n * words;
+      for (int64_t w = 0; w < words; ++w) {
+        uint64_t word = 0;
+        const int64_t end = std::min<int64_t>(64, values - w * 64);
+        for (int64_t b = 0; b < end; ++b) word |= static_cast<uint64_t>(x[w * 64 + b] > 0.f) << b;
+        m[w] = word;
+      }
+    });
+  }
+
+  // Each chunk's part of `grad` (the concatenation's gradient), zero where the ReLU did not
+  // pass, into that chunk's gradient (which may be `grad` itself when there is one chunk).
+  void Split(const Layer &l, const float *grad, void **dchunks) const {
+    const int64_t pixels = l.first.dims[2] * l.first.dims[3];
+    GetEngine()->pool.parallel_for(static_cast<int>(l.first.dims[0]), [&](int n, int) {
+      const uint64_t *m = bits + n * words;
+      int64_t at = 0;  // the chunk's first value in the image's part of grad
+      for (int i = 0; i < l.chunks; ++i) {
+        const int64_t count = l.channels[i] * pixels;
+        const float *g = grad + n * values + at;
+        float *d = static_cast<float *>(dchunks[i]) + n * count;
+        for (int64_t j = 0; j < count; ++j) {
+          const int64_t bit = at + j;
+          d[j] = (m[bit >> 6] >> (bit & 63)) & 1 ? g[j] : 0.f;
+        }
+        at += count;
+      }
+    });
+  }
+};
+
+int Forward(const Params &p, bool pool) {
   const int k = p.count - 8;  // K chunks, 5 more inputs, 3 outputs
   Layer l;
-  if (const char *why = l.Read(p, k)) return Fail(why);
+  if (const char *why = l.Read(p, k, pool)) return Fail(why);
   const int y = k + 5, mean = k + 6, var = k + 7;
-  Activation first = l.first;
-  if (!first.Matches(p, y, l.out, first.dims[2], first.dims[3]) || !p.Is(mean, {l.total}) || !p.Is(var, {l.total}))
+  if (!l.first.Matches(p, y, l.out, l.out_h, l.out_w) || !p.Is(mean, {l.total}) || !p.Is(var, {l.total}))
     return Fail("y, mean or var is not shaped as the bottleneck's output and statistics");
-  Buffer normed(l.concat_bytes), ws(l.ws_bytes);  // the concatenation, normalized in place
-  if (!normed.get() || !ws.get()) return Fail("out of memory for its scratch");
+  Buffer normed(l.concat_bytes), ws(l.ws_bytes), pooled(l.pooled_bytes);  // the concatenation, normalized in place
+  if (!normed.get() || !ws.get() || !pooled.get()) return Fail("out of memory for its scratch");
   void **d = p.data;
   void *x = normed.get();
   if (k == 1) x = d[0];  // one chunk: normalized from where it is, not copied
   else l.Concat(d, normed.get(), false);
-  const bool ok = Normalize(l, d, x, normed.get(), d[mean], d[var], ws.get()) &&
-                  Call(mindcv_conv_forward, {{normed.get(), l.concat_shape},
+  if (!Normalize(l, d, x, normed.get(), d[mean], d[var], ws.get())) return Fail("its BatchNorm failed");
+  char *conv_in = normed.get();
+  if (pool) {
+    Pooling(l).Forward(reinterpret_cast<float *>(normed.get()), reinterpret_cast<float *>(pooled.get()));
+    conv_in = pooled.get();
+  }
+  const bool ok = Call(mindcv_conv_forward, {{conv_in, l.conv_in_shape},
                                              {d[k + 2], l.WeightShape()},
                                              {d[k + 4], {3}, "int32"},
                                              {d[y], l.y_shape}});
-  return ok ? 0 : Fail("its BatchNorm or convolution failed");
+  return ok ? 0 : Fail("its convolution failed");
 }
 
-int Backward(const Params &p) {
+int Backward(const Params &p, bool pool) {
   const int k = (p.count - 9) / 2;  // K chunks, 6 more inputs; K gradients, 3 more
   Layer l;
   if (p.count < 11 || p.count % 2 == 0) return Fail("wrong parameter count");
-  if (const char *why = l.Read(p, k)) return Fail(why);
+  if (const char *why = l.Read(p, k, pool)) return Fail(why);
   const int dy = k + 5, dchunk = k + 6, dgamma = 2 * k + 6, dbeta = 2 * k + 7, dw = 2 * k + 8;
-  if (!l.first.Matches(p, dy, l.out, l.first.dims[2], l.first.dims[3])) return Fail("dy is not shaped as y");
+  if (!l.first.Matches(p, dy, l.out, l.out_h, l.out_w)) return Fail("dy is not shaped as y");
   for (int i = 0; i < k; ++i)
     if (!p.SameAs(dchunk + i, i)) return Fail("a chunk's gradient is not shaped as the chunk");
   if (!p.Is(dgamma, {l.total}) || !p.Is(dbeta, {l.total}) || !p.SameAs(dw, k + 2))
     return Fail("dgamma, dbeta or dw is not shaped as gamma, beta or w");
+  const int64_t *dims = l.first.dims;
   const size_t vector_bytes = static_cast<size_t>(l.total) * sizeof(float);
-  // Two concatenation-sized buffers: `normed` (the BN-ReLU output the convolution's backward
-  // reads, then the concatenation again for the BN backward) and `grad` (the gradient of normed,
-  // then in place the concatenation's). With one chunk the chunk is x and its gradient goes
-  // straight to its output.
-  Buffer normed(l.concat_bytes), grad(l.concat_bytes), small(2 * vector_bytes + l.ws_bytes);
-  if (!normed.get() || !grad.get() || !small.get()) return Fail("out of memory for its scratch");
+  size_t chunk_ws_bytes = 0;  // the BN backward of one chunk wants a ws (unused without relu)
+  for (int64_t c : l.channels) {
+    const int64_t ws = mindcv_bn_relu_workspace_bytes(dims[0], c, dims[2], dims[3], l.first.block);
+    if (ws < 1) return Fail("oneDNN has no BatchNorm for a chunk");
+    chunk_ws_bytes = std::max(chunk_ws_bytes, static_cast<size_t>(ws));
+  }
+  // One concatenation-sized buffer, `normed`: the BN-ReLU output the convolution's backward
+  // reads (a transition pools it into `pooled` first), then the gradient of the concatenation
+  // (a transition's convolution writes its gradient over `pooled`, unpooled into `normed`). The
+  // ReLU's gradient is a bit mask taken from normed before that. The BatchNorm's backward then
+  // runs per chunk, in place in the chunks' gradients (BatchNorm is per channel, so that is the
+  // concatenation's), reading x from the chunks themselves: no copy of the concatenation is
+  // needed after the convolution's backward. With one chunk the gradient goes straight to its
+  // output. (Two concatenation-sized buffers before: the largest call's scratch was 2x.)
+  Buffer normed(l.concat_bytes), pooled(l.pooled_bytes), small(2 * vector_bytes + std::max(l.ws_bytes, chunk_ws_bytes));
+  if (!normed.get() || !pooled.get() || !small.get()) return Fail("out of memory for its scratch");
   void **d = p.data;
   void *mean = small.get(), *var = small.get() + vector_bytes, *ws = small.get() + 2 * vector_bytes;
-  void *x = k == 1 ? d[0] : normed.get(), *dx = k == 1 ? d[dchunk] : grad.get();
+  void *x = k == 1 ? d[0] : normed.get();
   if (k > 1) l.Concat(d, normed.get(), false);
+  if (!Normalize(l, d, x, normed.get(), mean, var, ws)) return Fail("its BatchNorm failed");
+  ReluMask mask(l);
+  if (!mask.ok()) return Fail("out of memory for its scratch");
+  mask.Record(l, reinterpret_cast<const float *>(normed.get()));
+  char *conv_in = normed.get();
+  if (pool) {
+    Pooling(l).Forward(reinterpret_cast<float *>(normed.get()), reinterpret_cast<float *>(pooled.get()));
+    conv_in = pooled.get();
+  }
+  // the convolution's input gradient: over its input (read for its shape only by then), or,
+  // with one chunk and no pool, straight into the chunk's gradient
+  char *dconv_in = pool ? pooled.get() : k == 1 ? static_cast<char *>(d[dchunk]) : normed.get();
   const Arg w{d[k + 2], l.WeightShape()}, conv_cfg{d[k + 4], {3}, "int32"}, dy_arg{d[dy], l.y_shape};
-  bool ok = Normalize(l, d, x, normed.get(), mean, var, ws) &&
-            Call(mindcv_conv_backward_weights,
-                 {{normed.get(), l.concat_shape}, w, dy_arg, conv_cfg, {d[dw], w.shape}}) &&
-            Call(mindcv_conv_backward_data,
-                 {{normed.get(), l.concat_shape}, w, dy_arg, conv_cfg, {grad.get(), l.concat_shape}});
-  if (ok && k > 1) l.Concat(d, normed.get(), false);  // x again, where normed was
-  ok = ok && Call(mindcv_bn_backward, {{x, l.concat_shape},
-                                       {ws, {static_cast<int64_t>(l.ws_bytes)}, "uint8"},
-                                       {grad.get(), l.concat_shape},
-                                       {d[k], {l.total}},
-                                       {mean, {l.total}},
-                                       {var, {l.total}},
-                                       {d[k + 3], {2}},
-                                       {dx, l.concat_shape},
-                                       {d[dgamma], {l.total}},
-                                       {d[dbeta], {l.total}}});
-  if (!ok) return Fail("its BatchNorm or convolution failed");
-  if (k > 1) l.Concat(d + dchunk, grad.get(), true);
-  return 0;
+  bool ok =
+      Call(mindcv_conv_backward_weights, {{conv_in, l.conv_in_shape}, w, dy_arg, conv_cfg, {d[dw], w.shape}}) &&
+      Call(mindcv_conv_backward_data, {{conv_in, l.conv_in_shape}, w, dy_arg, conv_cfg, {dconv_in, l.conv_in_shape}});
+  if (!ok) return Fail("its convolution failed");
+  const float *grad = reinterpret_cast<const float *>(dconv_in);
+  if (pool) {
+    Pooling(l).Backward(reinterpret_cast<const float *>(pooled.get()), reinterpret_cast<float *>(normed.get()));
+    grad = reinterpret_cast<const float *>(normed.get());
+  }
+  mask.Split(l, grad, d + dchunk);
+  const float no_relu[2] = {static_cast<const float *>(d[k + 3])[0], 0.f};  // epsilon; the mask was the ReLU
+  int64_t at = 0;
+  for (int i = 0; i < k && ok; ++i) {
+    const int64_t c = l.channels[i];
+    const std::vector<int64_t> shape = l.Shape(c);
+    const auto slice = [&](void *v) { return Arg{static_cast<float *>(v) + at, {c}}; };
+    ok = Call(mindcv_bn_backward,
+              {{d[i], shape},
+               {ws, {mindcv_bn_relu_workspace_bytes(dims[0], c, dims[2], dims[3], l.first.block)}, "uint8"},
+               {d[dchunk + i], shape},
+               slice(d[k]),
+               slice(mean),
+               slice(var),
+               {const_cast<float *>(no_relu), {2}},
+               {d[dchunk + i], shape},
+               slice(d[dgamma]),
+               slice(d[dbeta])});
+    at += c;
+  }
+  return ok ? 0 : Fail("its BatchNorm failed");
 }
 
 }  // namespace
@@ -234,12 +407,21 @@ int Backward(const Params &p) {
 extern "C" {
 
 int mindcv_dense_bottleneck(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
-  return Forward({n, params, ndims, shapes, dtypes});
+  return Forward({n, params, ndims, shapes, dtypes}, false);
 }
 
 int mindcv_dense_bottleneck_backward(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *,
                                      void *) {
-  return Backward({n, params, ndims, shapes, dtypes});
+  return Backward({n, params, ndims, shapes, dtypes}, false);
+}
+
+int mindcv_dense_transition(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  return Forward({n, params, ndims, shapes, dtypes}, true);
+}
+
+int mindcv_dense_transition_backward(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *,
+                                     void *) {
+  return Backward({n, params, ndims, shapes, dtypes}, true);
 }
 
 }  // extern "C"

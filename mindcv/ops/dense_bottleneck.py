@@ -6,7 +6,9 @@ being the block input and every earlier layer's output; its second half, BatchNo
 concatenation and the BN-ReLU output of every layer make training memory grow with the square of
 the depth. This op takes the chunks themselves and builds both in scratch memory it does not
 return; its gradient rebuilds them from the chunks (torchvision's `memory_efficient=True`), so
-MindSpore keeps each chunk once.
+MindSpore keeps each chunk once. With `pool`, the same op is a transition layer (BatchNorm,
+ReLU, 2x2 average pool, 1x1 convolution) on a block's chunks: the block's concatenation, its
+BN-ReLU output and the pooled tensor are not kept either.
 """
 
 import importlib.util
@@ -22,7 +24,7 @@ from . import checks
 _OP = "DenseBottleneck"
 
 
-def _layer(shapes, chunks: int):
+def _layer(shapes, chunks: int, pool: bool = False):
     """Checks the chunks and parameters of one call; returns (N, H, W, B, C, O)."""
     dims = [checks.activation(_OP, f"chunk {i + 1}", shape) for i, shape in enumerate(shapes[:chunks])]
     n, _, h, w, block = dims[0]
@@ -36,21 +38,26 @@ def _layer(shapes, chunks: int):
     square = len(weight) == 4 and list(weight[1:]) == [total, weight[2], weight[2]]
     if not square or weight[0] < 1 or weight[2] % 2 != 1:
         raise ValueError(f"{_OP}: the weight must be (O, {total}, S, S), S odd, got {list(weight)}")
+    if pool and (weight[2] != 1 or h < 2 or w < 2):
+        raise ValueError(f"{_OP}: a transition needs a 1x1 weight and H, W >= 2, got {list(weight)}, {h}x{w}")
     checks.same_shape(_OP, "bn_cfg", bn_cfg, [2])
     checks.same_shape(_OP, "conv_cfg", conv_cfg, [3])
     return n, h, w, block, total, weight[0]
 
 
-def _bottleneck_ops(library: str, chunks: int):
-    """The forward Custom op for `chunks` chunks; its bprop runs the backward op."""
+def _bottleneck_ops(library: str, chunks: int, pool: bool = False):
+    """The forward Custom op for `chunks` chunks (with `pool`, a transition's); its bprop runs
+    the backward op."""
+    scale = 2 if pool else 1  # y's H and W: x's, halved (floor) by the pool
+    entry = "mindcv_dense_transition" if pool else "mindcv_dense_bottleneck"
 
     def forward_shape(*shapes):
-        n, h, w, block, total, out = _layer(shapes, chunks)
-        return checks.activation_shape(_OP, "y", n, out, h, w, block), [total], [total]
+        n, h, w, block, total, out = _layer(shapes, chunks, pool)
+        return checks.activation_shape(_OP, "y", n, out, h // scale, w // scale, block), [total], [total]
 
     def backward_shape(*shapes):
-        n, h, w, block, _, out = _layer(shapes, chunks)
-        y = checks.activation_shape(_OP, "dy", n, out, h, w, block)
+        n, h, w, block, _, out = _layer(shapes, chunks, pool)
+        y = checks.activation_shape(_OP, "dy", n, out, h // scale, w // scale, block)
         checks.same_shape(_OP, "dy", shapes[chunks + 5], y)
         return (*shapes[:chunks], shapes[chunks], shapes[chunks + 1], shapes[chunks + 2])
 
@@ -65,24 +72,23 @@ def _bottleneck_ops(library: str, chunks: int):
     def backward_dtype(*types):
         return (expect(types, 1),) * (chunks + 3)
 
-    backward = ops.Custom(
-        f"{library}:mindcv_dense_bottleneck_backward", backward_shape, backward_dtype, func_type="aot"
-    )
+    backward = ops.Custom(f"{library}:{entry}_backward", backward_shape, backward_dtype, func_type="aot")
 
     forward = ops.Custom(
-        f"{library}:mindcv_dense_bottleneck",
+        f"{library}:{entry}",
         forward_shape,
         forward_dtype,
         func_type="aot",
-        bprop=_bprop(library, backward, chunks),
+        bprop=_bprop(library, backward, chunks, pool),
     )
-    # Graph mode reuses a bprop graph across Custom ops of equal attributes: one per arity
+    # Graph mode reuses a bprop graph across Custom ops of equal attributes: one per arity and kind
     for op in (forward, backward):
         op.add_prim_attr("chunks", chunks)
+        op.add_prim_attr("pool", pool)
     return forward
 
 
-def _bprop(library: str, backward, chunks: int):
+def _bprop(library: str, backward, chunks: int, pool: bool):
     """The bprop of a `chunks`-chunk op: backward's gradients, none for the cfgs or statistics.
 
     Graph mode parses a bprop's source file and wants one named parameter per input (`*args` is
@@ -98,10 +104,11 @@ def _bprop(library: str, backward, chunks: int):
         "        return grads + (zeros_like(bn_cfg), zeros_like(conv_cfg))\n\n"
         "    return bprop\n"
     )
-    path = Path(library).parent / f"dense_bottleneck_bprop_{chunks}.py"
+    kind = f"{chunks}_pool" if pool else f"{chunks}"
+    path = Path(library).parent / f"dense_bottleneck_bprop_{kind}.py"
     if not path.exists() or path.read_text() != source:
         atomic_write_bytes(path, source.encode())
-    name = f"mindcv_dense_bottleneck_bprop_{chunks}"  # the parser looks its module up by this name
+    name = f"mindcv_dense_bottleneck_bprop_{kind}"  # the parser looks its module up by this name
     spec = importlib.util.spec_from_file_location(name, path)
     module = sys.modules[name] = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -115,11 +122,13 @@ class RecomputedDenseBottleneck(nn.Cell):
     It owns no parameters: the dense layer passes a norm's gamma and beta and a conv's weight and
     cfg (norm1 and conv1, or norm2 and conv2), so parameter names stay MindCV's, and updates that
     norm's moving statistics from the batch mean and variance this returns with the output.
+    With `pool` it is a transition: a 2x2 average pool (stride 2) between the ReLU and a 1x1
+    convolution, so the output has half the height and width.
     """
 
-    def __init__(self, library: str, chunks: int, eps: float):
+    def __init__(self, library: str, chunks: int, eps: float, pool: bool = False):
         super().__init__()
-        self.op = _bottleneck_ops(library, chunks)
+        self.op = _bottleneck_ops(library, chunks, pool)
         self.bn_cfg = ms.Tensor([eps, 1.0], ms.float32)  # {epsilon, relu}, batch_norm.cc's
 
     def construct(self, chunks, gamma, beta, weight, conv_cfg):

@@ -166,3 +166,65 @@ def test_padding_must_keep_the_size(capfd):
     with pytest.raises(RuntimeError):
         op((x,), *params, weight, ms.Tensor([1, 0, 0], ms.int32))[0].asnumpy()
     assert "conv_cfg must hold stride 1, padding S / 2" in capfd.readouterr().err
+
+
+class BuiltinTransition(nn.Cell):
+    """sum(conv1x1(avgpool2x2(relu(bn(concat(chunks))))) * dy) on MindSpore's own ops: a
+    transition layer (densenet.py's _Transition) on a block's chunks."""
+
+    def __init__(self, gamma, beta, weight):
+        super().__init__()
+        self.norm = nn.BatchNorm2d(len(gamma), gamma_init=ms.Tensor(gamma), beta_init=ms.Tensor(beta))
+        self.pool = nn.AvgPool2d(kernel_size=2, stride=2)
+        self.conv = nn.Conv2d(len(gamma), len(weight), 1, has_bias=False, weight_init=ms.Tensor(weight))
+        self.concat = ops.Concat(axis=1)
+
+    def construct(self, a, b, c, dy):
+        return (self.conv(self.pool(ops.relu(self.norm(self.concat((a, b, c)))))) * dy).sum()
+
+
+class NativeTransition(Native):
+    def __init__(self, gamma, beta, weight):
+        super().__init__(gamma, beta, weight)
+        self.op = RecomputedDenseBottleneck(library, len(CHANNELS), 1e-5, pool=True)
+
+
+@pytest.mark.parametrize("layout", ["nchw", "blocked"])
+@pytest.mark.parametrize("size", [(6, 6), (5, 7)])  # odd: the last row or column is in no window
+def test_transition_matches_mindspore_ops(mode, layout, size):
+    """pool=True: BN-ReLU-AvgPool-Conv1x1 of the chunks, values, gradients and statistics."""
+    rng = np.random.default_rng(2)
+    h, w = size
+    chunks = [(rng.standard_normal((2, c, h, w)) * 2 + 1).astype(np.float32) for c in CHANNELS]
+    total = sum(CHANNELS)
+    gamma, beta = (rng.standard_normal(total).astype(np.float32) for _ in range(2))
+    weight = rng.standard_normal((OUT, total, 1, 1)).astype(np.float32)
+    dy = rng.standard_normal((2, OUT, h // 2, w // 2)).astype(np.float32)
+    to, back = (blocked, plain) if layout == "blocked" else (np.asarray, np.asarray)
+    builtin = BuiltinTransition(gamma, beta, weight)
+    builtin.set_train(True)
+    grad = ms.value_and_grad(builtin, (0, 1, 2), builtin.trainable_params())
+    loss, (dchunks, dparams) = grad(*map(ms.Tensor, chunks), ms.Tensor(dy))
+
+    native = NativeTransition(gamma, beta, weight)
+    grad = ms.value_and_grad(native, (0, 1, 2), native.trainable_params(), has_aux=True)
+    (native_loss, mean, var), (native_dchunks, native_dparams) = grad(
+        *(ms.Tensor(to(c)) for c in chunks), ms.Tensor(to(dy))
+    )
+    concat = np.concatenate(chunks, axis=1)
+    assert relative_error(native_loss.asnumpy(), loss.asnumpy()) <= TOLERANCE
+    assert relative_error(mean.asnumpy(), concat.mean(axis=(0, 2, 3))) <= TOLERANCE
+    assert relative_error(var.asnumpy(), concat.var(axis=(0, 2, 3))) <= TOLERANCE
+    for ours, theirs in zip(native_dchunks, dchunks):
+        assert relative_error(back(ours.asnumpy()), theirs.asnumpy()) <= TOLERANCE
+    for ours, theirs in zip(native_dparams, dparams):  # gamma, beta, weight
+        assert relative_error(ours.asnumpy(), theirs.asnumpy()) <= TOLERANCE
+
+
+def test_transition_needs_a_1x1_weight():
+    chunks, gamma, beta, _, _ = operands()
+    op = RecomputedDenseBottleneck(library, len(CHANNELS), 1e-5, pool=True)
+    weight = ms.Tensor(np.ones((OUT, sum(CHANNELS), 3, 3), np.float32))
+    cfg = ms.Tensor([1, 1, 0], ms.int32)
+    with pytest.raises(ValueError, match="DenseBottleneck: a transition needs a 1x1 weight"):
+        op(tuple(map(ms.Tensor, chunks)), ms.Tensor(gamma), ms.Tensor(beta), weight, cfg)
