@@ -64,16 +64,16 @@ def operands(seed=0):
     return chunks, gamma, beta, weight, rng.standard_normal((2, OUT, 5, 5)).astype(np.float32)
 
 
-@pytest.mark.parametrize("layout", ["nchw", "blocked"])
-def test_values_gradients_and_statistics_match_mindspore_ops(mode, layout):
-    chunks, gamma, beta, weight, dy = operands()
+def assert_native_matches_builtin(builtin_cell, native_cell, chunks, gamma, beta, weight, dy, layout):
+    """The native cell's loss, batch statistics and gradients (chunks, gamma, beta, weight) equal
+    the built-in cell's, with the chunks and dy given in `layout`."""
     to, back = (blocked, plain) if layout == "blocked" else (np.asarray, np.asarray)
-    builtin = Builtin(gamma, beta, weight)
+    builtin = builtin_cell(gamma, beta, weight)
     builtin.set_train(True)
     grad = ms.value_and_grad(builtin, (0, 1, 2), builtin.trainable_params())
     loss, (dchunks, dparams) = grad(*map(ms.Tensor, chunks), ms.Tensor(dy))
 
-    native = Native(gamma, beta, weight)
+    native = native_cell(gamma, beta, weight)
     grad = ms.value_and_grad(native, (0, 1, 2), native.trainable_params(), has_aux=True)
     (native_loss, mean, var), (native_dchunks, native_dparams) = grad(
         *(ms.Tensor(to(c)) for c in chunks), ms.Tensor(to(dy))
@@ -86,6 +86,12 @@ def test_values_gradients_and_statistics_match_mindspore_ops(mode, layout):
         assert relative_error(back(ours.asnumpy()), theirs.asnumpy()) <= TOLERANCE
     for ours, theirs in zip(native_dparams, dparams):  # gamma, beta, weight
         assert relative_error(ours.asnumpy(), theirs.asnumpy()) <= TOLERANCE
+
+
+@pytest.mark.parametrize("layout", ["nchw", "blocked"])
+def test_values_gradients_and_statistics_match_mindspore_ops(mode, layout):
+    chunks, gamma, beta, weight, dy = operands()
+    assert_native_matches_builtin(Builtin, Native, chunks, gamma, beta, weight, dy, layout)
 
 
 def test_mismatched_chunks_are_a_clear_error():
@@ -200,25 +206,9 @@ def test_transition_matches_mindspore_ops(mode, layout, size):
     gamma, beta = (rng.standard_normal(total).astype(np.float32) for _ in range(2))
     weight = rng.standard_normal((OUT, total, 1, 1)).astype(np.float32)
     dy = rng.standard_normal((2, OUT, h // 2, w // 2)).astype(np.float32)
-    to, back = (blocked, plain) if layout == "blocked" else (np.asarray, np.asarray)
-    builtin = BuiltinTransition(gamma, beta, weight)
-    builtin.set_train(True)
-    grad = ms.value_and_grad(builtin, (0, 1, 2), builtin.trainable_params())
-    loss, (dchunks, dparams) = grad(*map(ms.Tensor, chunks), ms.Tensor(dy))
-
-    native = NativeTransition(gamma, beta, weight)
-    grad = ms.value_and_grad(native, (0, 1, 2), native.trainable_params(), has_aux=True)
-    (native_loss, mean, var), (native_dchunks, native_dparams) = grad(
-        *(ms.Tensor(to(c)) for c in chunks), ms.Tensor(to(dy))
+    assert_native_matches_builtin(
+        BuiltinTransition, NativeTransition, chunks, gamma, beta, weight, dy, layout
     )
-    concat = np.concatenate(chunks, axis=1)
-    assert relative_error(native_loss.asnumpy(), loss.asnumpy()) <= TOLERANCE
-    assert relative_error(mean.asnumpy(), concat.mean(axis=(0, 2, 3))) <= TOLERANCE
-    assert relative_error(var.asnumpy(), concat.var(axis=(0, 2, 3))) <= TOLERANCE
-    for ours, theirs in zip(native_dchunks, dchunks):
-        assert relative_error(back(ours.asnumpy()), theirs.asnumpy()) <= TOLERANCE
-    for ours, theirs in zip(native_dparams, dparams):  # gamma, beta, weight
-        assert relative_error(ours.asnumpy(), theirs.asnumpy()) <= TOLERANCE
 
 
 def test_transition_needs_a_1x1_weight():
