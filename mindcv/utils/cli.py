@@ -5,9 +5,9 @@ options naming a model and its weights that infer.py and export.py share.
 signal, 128 + its number); `--debug` shows the traceback instead. SIGTERM stops a script with
 one line and exit 143 (never 0, whatever handler MindSpore installs meanwhile: see
 `signal_keeper`); train.py's epoch loop turns it into a resume point first. MindSpore 2.10 prints
-hundreds of `Cell.__del__` tracebacks while the interpreter tears its objects down (and a
-data-parallel rank sometimes crashes there), so a finished script leaves its cluster, flushes
-its output and leaves with `os._exit` after running the `atexit` handlers itself.
+hundreds of `Cell.__del__` tracebacks while the interpreter tears its objects down, so a
+finished script flushes its output and leaves with `os._exit` after running the `atexit`
+handlers itself.
 """
 
 import argparse
@@ -86,13 +86,8 @@ def _sigterm_default() -> None:
 
 
 def _exit(code: int) -> None:
-    if detect_launcher():
-        # Each rank must leave MindSpore's cluster on the way out, and must not then tear the
-        # interpreter down: that segfaulted a finished rank in ~1 of 5 mpirun jobs when two jobs
-        # shared the machine. This is the call mint.distributed.destroy_process_group makes.
-        from mindspore._c_expression import _finalize_collective
-
-        _finalize_collective()
+    if detect_launcher():  # MindSpore must unregister each rank from its cluster on the way out
+        sys.exit(code)
     atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()
