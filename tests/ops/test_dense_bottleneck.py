@@ -14,7 +14,7 @@ from mindcv.ops.selftest import relative_error
 TOLERANCE = 1e-5
 library = native_conv_library()
 pytestmark = pytest.mark.skipif(library is None, reason="native ops unavailable (see the warning above)")
-CHANNELS, OUT = (16, 8, 8), 16  # a block input and two growth-8 chunks; multiples of both blocks
+CHANNELS, OUT = (32, 16, 16), 16  # a block input and two growth-16 chunks: multiples of 8 and 16
 
 
 def blocked(x):
@@ -98,11 +98,11 @@ def test_mismatched_chunks_are_a_clear_error():
     chunks, gamma, beta, weight, _ = operands()
     op = RecomputedDenseBottleneck(library, 2, 1e-5)
     cfg = ms.Tensor([1, 0, 0], ms.int32)
-    params = ms.Tensor(gamma[:24]), ms.Tensor(beta[:24]), ms.Tensor(weight[:, :24]), cfg
+    params = ms.Tensor(gamma[:48]), ms.Tensor(beta[:48]), ms.Tensor(weight[:, :48]), cfg
     short = ms.Tensor(chunks[1][:, :, :4])  # another height
     with pytest.raises(ValueError, match="DenseBottleneck: the chunks differ"):
         op((ms.Tensor(chunks[0]), short), *params)
-    with pytest.raises(ValueError, match=r"DenseBottleneck: gamma must have shape \[24\]"):
+    with pytest.raises(ValueError, match=r"DenseBottleneck: gamma must have shape \[48\]"):
         op(tuple(map(ms.Tensor, chunks[:2])), ms.Tensor(gamma), ms.Tensor(beta), ms.Tensor(weight), cfg)
     with pytest.raises(TypeError, match="DenseBottleneck: input 0 must be Float32"):
         halves = tuple(ms.Tensor(c, ms.float16) for c in chunks[:2])
@@ -143,8 +143,8 @@ def test_one_chunk_3x3_matches_mindspore_ops(mode, layout):
     rng = np.random.default_rng(1)
     x = (rng.standard_normal((2, 16, 5, 5)) * 2 + 1).astype(np.float32)
     gamma, beta = (rng.standard_normal(16).astype(np.float32) for _ in range(2))
-    weight = rng.standard_normal((8, 16, 3, 3)).astype(np.float32)
-    dy = rng.standard_normal((2, 8, 5, 5)).astype(np.float32)
+    weight = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
+    dy = rng.standard_normal((2, 16, 5, 5)).astype(np.float32)
     to, back = (blocked, plain) if layout == "blocked" else (np.asarray, np.asarray)
     builtin = Builtin3x3(gamma, beta, weight)
     builtin.set_train(True)
