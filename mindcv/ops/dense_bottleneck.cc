@@ -24,15 +24,18 @@
 // gamma, beta, mean, var: C elements (mean and the biased var of the batch); w: (O, C, S, S), S
 // odd; bn_cfg: float32 {epsilon, relu} as batch_norm.cc's (relu must be 1); conv_cfg: int32
 // {stride, padding, bf16} as conv2d.cc's (stride 1, padding S / 2: the convolution keeps its
-// input's H and W). The scratch is the op's own, mapped for the call and unmapped on return
-// (Buffer says why): one concatenation-sized buffer, a quarter-sized one for a transition, and
-// small ones. The shared pool would keep those regions between calls (onednn_runtime.h),
-// hundreds of MB at batch 64. The caller updates the moving statistics. Every shape and dtype is
+// input's H and W). The scratch is the ops' own (Scratch says how it is kept): one
+// concatenation-sized buffer, a quarter-sized one for a transition, and small ones; the shared
+// pool would keep the largest of each between calls (onednn_runtime.h), hundreds of MB at batch
+// 64. The caller updates the moving statistics. Every shape and dtype is
 // checked first: on a mismatch the call writes nothing and returns 1, the reason on stderr.
 
 #include <sys/mman.h>
 
+#include <cmath>
 #include <cstring>
+#include <initializer_list>
+#include <mutex>
 #include <numeric>
 #include <vector>
 
@@ -221,82 +224,142 @@ bool Normalize(const Layer &l, void **d, void *x, void *normed, void *mean, void
                                   {ws, {static_cast<int64_t>(l.ws_bytes)}, "uint8"}});
 }
 
-// A buffer of its own for one call, mapped from the kernel and unmapped on return (RAII), so the
-// memory goes back to the system. Unlike the shared pool's regions it is not kept after the call;
-// and malloc is no way either: glibc serves a freed block's size from its heap after the first
-// free of a block that size (its mmap threshold rises to it, up to 32 MB), and these blocks grow
-// from call to call (each dense layer's concatenation is larger than the last), so the heap kept
-// every freed one resident: at batch 32 that was 576 MB of densenet121's peak RSS (2,882 MB with
-// MALLOC_MMAP_THRESHOLD_=131072, 3,458 MB without). Huge pages where the kernel gives them on
-// request: a 200 MB buffer is then 100 page faults, not 50,000. Null data when out of memory.
-struct Buffer {
+// One anonymous mapping of the kernel's pages. Not malloc: glibc serves a freed block's size from
+// its heap after the first free of a block that size (its mmap threshold rises to it, up to 32
+// MB), and these blocks grow from call to call (each dense layer's concatenation is larger than
+// the last), so the heap kept every freed one resident: at batch 32 that was 576 MB of
+// densenet121's peak RSS. Huge pages where the kernel gives them on request: a 200 MB region is
+// then 100 page faults, not 50,000.
+struct Region {
   char *data = nullptr;
-  size_t size;
-  explicit Buffer(size_t bytes) : size(RoundUpToPages(bytes)) {
-    void *p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return;
-    data = static_cast<char *>(p);
+  size_t size = 0;
+
+  // Makes the region `bytes` long (rounded up to pages), keeping the pages it has: mremap moves
+  // them rather than copying. False, and the region unchanged, when out of memory.
+  bool Resize(size_t bytes) {
+    bytes = (std::max<size_t>(bytes, 1) + kPage - 1) / kPage * kPage;
+    if (data && bytes == size) return true;
+    void *p = data ? mremap(data, size, bytes, MREMAP_MAYMOVE)
+                   : mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return false;
+    data = static_cast<char *>(p), size = bytes;
     if (size >= kHugePage) madvise(data, size, MADV_HUGEPAGE);  // advice only: failure is harmless
+    return true;
   }
-  ~Buffer() {
+  void Release() {
     if (data) munmap(data, size);
+    data = nullptr, size = 0;
   }
-  Buffer(const Buffer &) = delete;
-  Buffer &operator=(const Buffer &) = delete;
-  char *get() const { return data; }
 
   static constexpr size_t kPage = 4096, kHugePage = size_t{2} << 20;
-  static size_t RoundUpToPages(size_t bytes) { return (std::max<size_t>(bytes, 1) + kPage - 1) / kPage * kPage; }
 };
 
-// Where the BN-ReLU output of the concatenation (`normed`, the chunks' layout) is positive, a
-// bit per value, each image's bits starting at a word of their own (so images are written in
-// parallel): the ReLU's gradient, kept at 1/32 of normed's size once normed's buffer is reused.
-struct ReluMask {
-  int64_t values, words;  // per image
-  Buffer buffer;  // mapped, as the other scratch (Buffer says why)
-  uint64_t *bits;
-
-  explicit ReluMask(const Layer &l)
-      : values(l.total * l.first.dims[2] * l.first.dims[3]),
-        words((values + 63) / 64),
-        buffer(static_cast<size_t>(l.first.dims[0] * words) * sizeof(uint64_t)),
-        bits(reinterpret_cast<uint64_t *>(buffer.get())) {}
-  bool ok() const { return bits != nullptr; }
-
-  void Record(const Layer &l, const float *normed) {
-    GetEngine()->pool.parallel_for(static_cast<int>(l.first.dims[0]), [&](int n, int) {
-      const float *x = normed + n * values;
-      uint64_t *m = bits + n * words;
-      for (int64_t w = 0; w < words; ++w) {
-        uint64_t word = 0;
-        const int64_t end = std::min<int64_t>(64, values - w * 64);
-        for (int64_t b = 0; b < end; ++b) word |= static_cast<uint64_t>(x[w * 64 + b] > 0.f) << b;
-        m[w] = word;
-      }
-    });
+// The scratch of one call, in parts (each 64-byte aligned), held for the call (RAII). Calls take
+// it from one region kept between them, so its pages are not handed back to the kernel and
+// faulted in again, zero-filled, by the next call: per call, that zeroing was a tenth of a
+// memory-efficient train step (profiled). The kept region follows the calls' sizes, grown when a
+// call needs more and shrunk to fit when a call needs less than half of it, so between calls it
+// holds at most twice the last call's scratch (the layers of a block grow by a few channels each;
+// the blocks after a transition are a quarter of the size). A call that finds the kept region in
+// use (MindSpore may run two kernels at once) maps a region of its own for the call.
+class Scratch {
+ public:
+  explicit Scratch(std::initializer_list<size_t> parts) {
+    size_t total = 0;
+    for (size_t bytes : parts) offsets_.push_back(total), total += (bytes + 63) / 64 * 64;
+    {
+      std::lock_guard<std::mutex> lock(kept_.mu);
+      region_ = kept_.busy ? &own_ : &kept_.region;
+      kept_.busy = true;
+    }
+    const size_t size = region_->size;
+    ok_ = (size >= total && total >= size / 2) || region_->Resize(total);
   }
-
-  // Each chunk's part of `grad` (the concatenation's gradient), zero where the ReLU did not
-  // pass, into that chunk's gradient (which may be `grad` itself when there is one chunk).
-  void Split(const Layer &l, const float *grad, void **dchunks) const {
-    const int64_t pixels = l.first.dims[2] * l.first.dims[3];
-    GetEngine()->pool.parallel_for(static_cast<int>(l.first.dims[0]), [&](int n, int) {
-      const uint64_t *m = bits + n * words;
-      int64_t at = 0;  // the chunk's first value in the image's part of grad
-      for (int i = 0; i < l.chunks; ++i) {
-        const int64_t count = l.channels[i] * pixels;
-        const float *g = grad + n * values + at;
-        float *d = static_cast<float *>(dchunks[i]) + n * count;
-        for (int64_t j = 0; j < count; ++j) {
-          const int64_t bit = at + j;
-          d[j] = (m[bit >> 6] >> (bit & 63)) & 1 ? g[j] : 0.f;
-        }
-        at += count;
-      }
-    });
+  ~Scratch() {
+    if (region_ == &own_) {
+      own_.Release();
+      return;
+    }
+    std::lock_guard<std::mutex> lock(kept_.mu);
+    kept_.busy = false;
   }
+  Scratch(const Scratch &) = delete;
+  Scratch &operator=(const Scratch &) = delete;
+
+  bool ok() const { return ok_; }
+  char *operator[](size_t part) const { return region_->data + offsets_[part]; }
+
+ private:
+  struct Kept {
+    std::mutex mu;
+    Region region;
+    bool busy = false;
+  };
+  static Kept kept_;
+  std::vector<size_t> offsets_;
+  Region own_, *region_ = nullptr;
+  bool ok_ = false;
 };
+Scratch::Kept Scratch::kept_;
+
+// Per-channel constants of a run of values, repeating every kLanes values: a plane of a blocked
+// tensor cycles through its B channels (B divides kLanes), an NCHW plane has one channel.
+constexpr int kLanes = 16;
+struct Lanes {
+  float mean[kLanes], scale[kLanes], beta[kLanes];
+};
+
+// d[j] = g[j] where the BatchNorm of x[j], (x[j] - mean) * scale + beta, is positive, else 0, for
+// j < count: the ReLU's gradient. g and d may be one array. Compiled for AVX-512, AVX2 and the
+// baseline, chosen at load time by the CPU (the library is built once for every CPU); the inner
+// loop of kLanes is what the compiler vectorizes.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void ReluGradient(const float *x, const float *g,
+                                                                                  float *d, int64_t count,
+                                                                                  const Lanes &lanes) {
+  int64_t j = 0;
+  for (; j + kLanes <= count; j += kLanes) {
+    float v[kLanes];
+    std::memcpy(v, g + j, sizeof(v));  // loaded whole, so the selection below is branch-free
+    for (int i = 0; i < kLanes; ++i)
+      v[i] = (x[j + i] - lanes.mean[i]) * lanes.scale[i] + lanes.beta[i] > 0.f ? v[i] : 0.f;
+    std::memcpy(d + j, v, sizeof(v));
+  }
+  for (; j < count; ++j) {
+    const int i = static_cast<int>(j % kLanes);
+    d[j] = (x[j] - lanes.mean[i]) * lanes.scale[i] + lanes.beta[i] > 0.f ? g[j] : 0.f;
+  }
+}
+
+// Each chunk's part of `grad` (the gradient of the concatenation's BN-ReLU output) where the ReLU
+// passed, 0 elsewhere, into that chunk's gradient (which may be `grad` itself with one chunk).
+// Where it passed is recomputed from the chunks, the batch statistics and gamma, beta, eps as
+// oneDNN's BatchNorm computes its output; a mask taken from that output instead cost a scalar
+// pass over the concatenation and a buffer (a third of the memory-efficient step, profiled).
+void ReluGradientToChunks(const Layer &l, void **chunks, const float *gamma, const float *beta, const float *mean,
+                          const float *var, float eps, const float *grad, void **dchunks) {
+  const int64_t b = l.first.block ? l.first.block : 1, pixels = l.first.dims[2] * l.first.dims[3];
+  const int64_t planes = l.total / b;  // of the concatenation, per image
+  std::vector<int> chunk_of(planes);   // each plane's chunk, and its first plane
+  std::vector<int64_t> first_plane(l.chunks);
+  for (int i = 0, at = 0; i < l.chunks; ++i) {
+    first_plane[i] = at;
+    for (int64_t q = 0; q < l.channels[i] / b; ++q) chunk_of[at++] = i;
+  }
+  GetEngine()->pool.parallel_for(static_cast<int>(l.first.dims[0] * planes), [&](int task, int) {
+    const int64_t n = task / planes, q = task % planes;
+    const int i = chunk_of[q];
+    Lanes lanes;
+    for (int lane = 0; lane < kLanes; ++lane) {
+      const int64_t c = q * b + lane % b;
+      lanes.mean[lane] = mean[c];
+      lanes.scale[lane] = gamma[c] * (1.f / std::sqrt(var[c] + eps));
+      lanes.beta[lane] = beta[c];
+    }
+    const int64_t values = pixels * b, at = (n * l.channels[i] / b + q - first_plane[i]) * values;
+    ReluGradient(static_cast<const float *>(chunks[i]) + at, grad + (n * planes + q) * values,
+                 static_cast<float *>(dchunks[i]) + at, values, lanes);
+  });
+}
 
 int Forward(const Params &p, bool pool) {
   const int k = p.count - 8;  // K chunks, 5 more inputs, 3 outputs
@@ -305,17 +368,18 @@ int Forward(const Params &p, bool pool) {
   const int y = k + 5, mean = k + 6, var = k + 7;
   if (!l.first.Matches(p, y, l.out, l.out_h, l.out_w) || !p.Is(mean, {l.total}) || !p.Is(var, {l.total}))
     return Fail("y, mean or var is not shaped as the bottleneck's output and statistics");
-  Buffer normed(l.concat_bytes), ws(l.ws_bytes), pooled(l.pooled_bytes);  // the concatenation, normalized in place
-  if (!normed.get() || !ws.get() || !pooled.get()) return Fail("out of memory for its scratch");
+  Scratch scratch({l.concat_bytes, l.ws_bytes, l.pooled_bytes});
+  if (!scratch.ok()) return Fail("out of memory for its scratch");
+  char *normed = scratch[0], *ws = scratch[1], *pooled = scratch[2];  // normed: the concatenation, normalized in place
   void **d = p.data;
-  void *x = normed.get();
+  void *x = normed;
   if (k == 1) x = d[0];  // one chunk: normalized from where it is, not copied
-  else l.Concat(d, normed.get(), false);
-  if (!Normalize(l, d, x, normed.get(), d[mean], d[var], ws.get())) return Fail("its BatchNorm failed");
-  char *conv_in = normed.get();
+  else l.Concat(d, normed, false);
+  if (!Normalize(l, d, x, normed, d[mean], d[var], ws)) return Fail("its BatchNorm failed");
+  char *conv_in = normed;
   if (pool) {
-    Pooling(l).Forward(reinterpret_cast<float *>(normed.get()), reinterpret_cast<float *>(pooled.get()));
-    conv_in = pooled.get();
+    Pooling(l).Forward(reinterpret_cast<float *>(normed), reinterpret_cast<float *>(pooled));
+    conv_in = pooled;
   }
   const bool ok = Call(mindcv_conv_forward, {{conv_in, l.conv_in_shape},
                                              {d[k + 2], l.WeightShape()},
@@ -346,29 +410,27 @@ int Backward(const Params &p, bool pool) {
   // One concatenation-sized buffer, `normed`: the BN-ReLU output the convolution's backward
   // reads (a transition pools it into `pooled` first), then the gradient of the concatenation
   // (a transition's convolution writes its gradient over `pooled`, unpooled into `normed`). The
-  // ReLU's gradient is a bit mask taken from normed before that. The BatchNorm's backward then
+  // ReLU's gradient is recomputed from the chunks (ReluGradientToChunks). The BatchNorm's backward then
   // runs per chunk, in place in the chunks' gradients (BatchNorm is per channel, so that is the
   // concatenation's), reading x from the chunks themselves: no copy of the concatenation is
   // needed after the convolution's backward. With one chunk the gradient goes straight to its
   // output. (Two concatenation-sized buffers before: the largest call's scratch was 2x.)
-  Buffer normed(l.concat_bytes), pooled(l.pooled_bytes), small(2 * vector_bytes + std::max(l.ws_bytes, chunk_ws_bytes));
-  if (!normed.get() || !pooled.get() || !small.get()) return Fail("out of memory for its scratch");
+  Scratch scratch({l.concat_bytes, l.pooled_bytes, 2 * vector_bytes + std::max(l.ws_bytes, chunk_ws_bytes)});
+  if (!scratch.ok()) return Fail("out of memory for its scratch");
+  char *normed = scratch[0], *pooled = scratch[1], *small = scratch[2];
   void **d = p.data;
-  void *mean = small.get(), *var = small.get() + vector_bytes, *ws = small.get() + 2 * vector_bytes;
-  void *x = k == 1 ? d[0] : normed.get();
-  if (k > 1) l.Concat(d, normed.get(), false);
-  if (!Normalize(l, d, x, normed.get(), mean, var, ws)) return Fail("its BatchNorm failed");
-  ReluMask mask(l);
-  if (!mask.ok()) return Fail("out of memory for its scratch");
-  mask.Record(l, reinterpret_cast<const float *>(normed.get()));
-  char *conv_in = normed.get();
+  void *mean = small, *var = small + vector_bytes, *ws = small + 2 * vector_bytes;
+  void *x = k == 1 ? d[0] : normed;
+  if (k > 1) l.Concat(d, normed, false);
+  if (!Normalize(l, d, x, normed, mean, var, ws)) return Fail("its BatchNorm failed");
+  char *conv_in = normed;
   if (pool) {
-    Pooling(l).Forward(reinterpret_cast<float *>(normed.get()), reinterpret_cast<float *>(pooled.get()));
-    conv_in = pooled.get();
+    Pooling(l).Forward(reinterpret_cast<float *>(normed), reinterpret_cast<float *>(pooled));
+    conv_in = pooled;
   }
   // the convolution's input gradient: over its input (read for its shape only by then), or,
   // with one chunk and no pool, straight into the chunk's gradient
-  char *dconv_in = pool ? pooled.get() : k == 1 ? static_cast<char *>(d[dchunk]) : normed.get();
+  char *dconv_in = pool ? pooled : k == 1 ? static_cast<char *>(d[dchunk]) : normed;
   const Arg w{d[k + 2], l.WeightShape()}, conv_cfg{d[k + 4], {3}, "int32"}, dy_arg{d[dy], l.y_shape};
   bool ok =
       Call(mindcv_conv_backward_weights, {{conv_in, l.conv_in_shape}, w, dy_arg, conv_cfg, {d[dw], w.shape}}) &&
@@ -376,11 +438,13 @@ int Backward(const Params &p, bool pool) {
   if (!ok) return Fail("its convolution failed");
   const float *grad = reinterpret_cast<const float *>(dconv_in);
   if (pool) {
-    Pooling(l).Backward(reinterpret_cast<const float *>(pooled.get()), reinterpret_cast<float *>(normed.get()));
-    grad = reinterpret_cast<const float *>(normed.get());
+    Pooling(l).Backward(reinterpret_cast<const float *>(pooled), reinterpret_cast<float *>(normed));
+    grad = reinterpret_cast<const float *>(normed);
   }
-  mask.Split(l, grad, d + dchunk);
-  const float no_relu[2] = {static_cast<const float *>(d[k + 3])[0], 0.f};  // epsilon; the mask was the ReLU
+  const float eps = static_cast<const float *>(d[k + 3])[0];
+  ReluGradientToChunks(l, d, static_cast<const float *>(d[k]), static_cast<const float *>(d[k + 1]),
+                       static_cast<const float *>(mean), static_cast<const float *>(var), eps, grad, d + dchunk);
+  const float no_relu[2] = {eps, 0.f};  // the ReLU's gradient is applied
   int64_t at = 0;
   for (int i = 0; i < k && ok; ++i) {
     const int64_t c = l.channels[i];
