@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,6 +18,11 @@ SMALL = ["--device_target", "CPU", "--image_resize", "32", "--num_parallel_worke
 # ... on the tests' small DenseNet (`densenet_test`), for runs where the depth does not matter: it
 # compiles and trains in a fraction of DenseNet-121's time.
 SMALL_NET = [*SMALL, "--model", "densenet_test"]
+# Under pytest-xdist (--dist loadgroup) the tests with this mark run on one worker, one after
+# another: test_resume_points.py's (they share one uninterrupted run) and the multi-rank jobs
+# (two such jobs at once, four MindSpore processes on 2 cores, once crashed a rank with SIGSEGV
+# in MindSpore's teardown on an AVX2 EPYC).
+ONE_WORKER = pytest.mark.xdist_group("one_worker")
 
 
 def script_env(**extra) -> dict:

@@ -17,10 +17,9 @@ import numpy as np
 import pytest
 
 from mindcv.models.checkpoint import read_checkpoint
-from tests.scripts import ROOT, SMALL, free_port, run, script_env, start
+from tests.scripts import ONE_WORKER, ROOT, SMALL, free_port, run, script_env, start
 
-# One worker runs this file under pytest-xdist (--dist loadgroup): its tests share one uninterrupted run.
-pytestmark = pytest.mark.xdist_group("resume_points")
+pytestmark = ONE_WORKER  # the tests share one uninterrupted run
 
 DEMO = str(ROOT / "configs" / "densenet" / "densenet_121_demo.yaml")
 # 2 epochs of 12 steps, validated, a resume point after every step: every kind of file is
