@@ -1,5 +1,6 @@
 """The native ops called from several threads at once on many shapes: the plan caches, the shared
-scratch memory, the per-thread streams and the thread pool under contention, every value checked."""
+scratch memory, the dense bottleneck's kept scratch region (a call finding it in use maps its
+own), the per-thread streams and the thread pool under contention, every value checked."""
 
 import itertools
 import threading
@@ -48,7 +49,21 @@ def check_batch_norm(rng, n, c, size, k):
     return relative_error(y, np.maximum(x * scale + shift, 0))
 
 
-def test_two_ops_from_several_threads_on_many_shapes():
+def check_dense_bottleneck(rng, n, c, size, k):
+    """Training BN-ReLU-convolution of two NCHW chunks' concatenation, batch statistics."""
+    chunks = [rng.standard_normal((n, part, size, size)).astype(np.float32) for part in (c // 2, c - c // 2)]
+    gamma, beta = (rng.standard_normal(c).astype(np.float32) for _ in range(2))
+    w = rng.standard_normal((8, c, k, k)).astype(np.float32)
+    y, mean, var = np.zeros((n, 8, size, size), np.float32), np.zeros(c, np.float32), np.zeros(c, np.float32)
+    cfgs = np.array([1e-5, 1], np.float32), np.array([1, k // 2, 0], np.int32)
+    assert call("mindcv_dense_bottleneck", *chunks, gamma, beta, w, *cfgs, y, mean, var) == 0
+    x = np.concatenate(chunks, axis=1).astype(np.float64)
+    mu, sigma2 = x.mean(axis=(0, 2, 3), keepdims=True), x.var(axis=(0, 2, 3), keepdims=True)
+    normed = (x - mu) / np.sqrt(sigma2 + 1e-5) * gamma.reshape(1, c, 1, 1) + beta.reshape(1, c, 1, 1)
+    return relative_error(y, convolution(np.maximum(normed, 0), w))
+
+
+def test_three_ops_from_several_threads_on_many_shapes():
     errors, failures = [], []
 
     def work(seed, check):
@@ -60,7 +75,7 @@ def test_two_ops_from_several_threads_on_many_shapes():
             failures.append(exc)
 
     threads = [threading.Thread(target=work, args=(seed, check)) for seed, check in
-               enumerate([check_convolution, check_batch_norm] * 3)]  # fmt: skip
+               enumerate([check_convolution, check_batch_norm, check_dense_bottleneck] * 2)]  # fmt: skip
     for thread in threads:
         thread.start()
     for thread in threads:
