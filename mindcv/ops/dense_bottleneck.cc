@@ -4,13 +4,14 @@
 //
 // Why: a dense layer's input is the concatenation of the block input and every earlier layer's
 // output. Stored, those concatenations and their BN-ReLU outputs make training memory grow with
-// the square of the depth. These ops take the chunks themselves and build the concatenation and
-// the BN-ReLU output in scratch memory they do not return, so MindSpore keeps only the chunks
-// (once) between forward and backward; the backward op rebuilds both from the chunks
-// (torchvision's memory_efficient=True, which also keeps the 3x3 convolution's input: here the
-// second call rebuilds that from conv1's output too, so a layer keeps 128 + 32 channels, not
-// 288). The arithmetic is the library's own BatchNorm and convolution entry points
-// (batch_norm.cc, conv2d.cc) on that scratch, so the results equal the stored path's. Entry
+// the square of the depth. These ops take the chunks themselves and build the BN-ReLU output of
+// their concatenation in scratch memory they do not return, a slice of the batch at a time, so
+// MindSpore keeps only the chunks (once) between forward and backward; the backward op rebuilds
+// it from the chunks (torchvision's memory_efficient=True, which also keeps the 3x3
+// convolution's input: here the second call rebuilds that from conv1's output too, so a layer
+// keeps 128 + 32 channels, not 288). The batch statistics and the BN-ReLU are computed here
+// (ChunkNorm), with oneDNN's formula; the convolutions are the library's own entry points
+// (conv2d.cc), and the BatchNorm's backward too (batch_norm.cc). Entry
 // points (inputs then outputs; K >= 1 chunks, all float32 activations in one layout with one N,
 // H, W; C their total channels; O the convolution's output channels):
 //   mindcv_dense_bottleneck(chunk_1..K, gamma, beta, w, bn_cfg, conv_cfg) -> y, mean, var
@@ -24,14 +25,15 @@
 // gamma, beta, mean, var: C elements (mean and the biased var of the batch); w: (O, C, S, S), S
 // odd; bn_cfg: float32 {epsilon, relu} as batch_norm.cc's (relu must be 1); conv_cfg: int32
 // {stride, padding, bf16} as conv2d.cc's (stride 1, padding S / 2: the convolution keeps its
-// input's H and W). The scratch is the ops' own (Scratch says how it is kept): one
-// concatenation-sized buffer, a quarter-sized one for a transition, and small ones; the shared
-// pool would keep the largest of each between calls (onednn_runtime.h), hundreds of MB at batch
-// 64. The caller updates the moving statistics. Every shape and dtype is
+// input's H and W). The scratch is the ops' own (Scratch says how it is kept): a slice of the
+// concatenation (Layer::kSliceBytes), a quarter of that for a transition, and small ones; the
+// shared pool would keep the largest of each between calls (onednn_runtime.h). The caller
+// updates the moving statistics. Every shape and dtype is
 // checked first: on a mismatch the call writes nothing and returns 1, the reason on stderr.
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <initializer_list>
@@ -42,7 +44,6 @@
 #include "onednn_runtime.h"
 
 extern "C" {  // the library's own entry points (batch_norm.cc, conv2d.cc)
-int mindcv_bn_forward(int, void **, int *, int64_t **, const char **, void *, void *);
 int mindcv_bn_backward(int, void **, int *, int64_t **, const char **, void *, void *);
 int mindcv_conv_forward(int, void **, int *, int64_t **, const char **, void *, void *);
 int mindcv_conv_backward_data(int, void **, int *, int64_t **, const char **, void *, void *);
@@ -88,16 +89,20 @@ struct Layer {
   int64_t size = 1;                // S, the convolution's kernel side
   bool pool = false;               // a 2x2 average pool before the convolution (a transition)
   int64_t out_h = 0, out_w = 0;    // the convolution's H and W: x's, halved when pooled
-  std::vector<int64_t> concat_shape, conv_in_shape, y_shape;
-  size_t concat_bytes = 0, pooled_bytes = 0, ws_bytes = 0;  // ws: BN-ReLU's workspace, a bit per element
+  int64_t block = 1, pixels = 0;  // B (1 for NCHW) and H x W
+  int64_t slice = 0;               // images per slice of the batch (Slices says why)
 
-  // The shape of `c` channels of h x w (default: the chunks') in the chunks' layout.
-  std::vector<int64_t> Shape(int64_t c, int64_t h = 0, int64_t w = 0) const {
+  // The shape of `n` images (default: all) of `c` channels of h x w (default: the chunks') in
+  // the chunks' layout.
+  std::vector<int64_t> Shape(int64_t c, int64_t h = 0, int64_t w = 0, int64_t n = 0) const {
     const int64_t *d = first.dims;
-    h = h ? h : d[2], w = w ? w : d[3];
-    if (!first.block) return {d[0], c, h, w};
-    return {d[0], c / first.block, h, w, first.block};
+    h = h ? h : d[2], w = w ? w : d[3], n = n ? n : d[0];
+    if (!first.block) return {n, c, h, w};
+    return {n, c / first.block, h, w, first.block};
   }
+  // Bytes of one image's concatenation, and of its pooled concatenation (0 without a pool).
+  size_t ConcatBytes() const { return static_cast<size_t>(total * pixels) * sizeof(float); }
+  size_t PooledBytes() const { return pool ? static_cast<size_t>(total * out_h * out_w) * sizeof(float) : 0; }
 
   // Reads and checks the inputs (chunks at 0..K-1, then gamma, beta, w, bn_cfg, conv_cfg);
   // nullptr or why not.
@@ -127,32 +132,27 @@ struct Layer {
       return "conv_cfg must hold stride 1, padding S / 2 and bf16 0 or 1";
     const int64_t *d = first.dims;
     if (pool && (size != 1 || d[2] < 2 || d[3] < 2)) return "a transition needs a 1x1 convolution and H, W >= 2";
-    const int64_t ws = mindcv_bn_relu_workspace_bytes(d[0], total, d[2], d[3], first.block);
-    if (ws < 1) return "oneDNN has no BatchNorm-ReLU for the concatenation";
     out_h = pool ? d[2] / 2 : d[2], out_w = pool ? d[3] / 2 : d[3];
-    concat_shape = Shape(total), conv_in_shape = Shape(total, out_h, out_w), y_shape = Shape(out, out_h, out_w);
-    concat_bytes = static_cast<size_t>(d[0] * total * d[2] * d[3]) * sizeof(float);
-    pooled_bytes = pool ? static_cast<size_t>(d[0] * total * out_h * out_w) * sizeof(float) : 0;
-    ws_bytes = static_cast<size_t>(ws);
+    block = first.block ? first.block : 1, pixels = d[2] * d[3];
+    slice = std::clamp<int64_t>(static_cast<int64_t>(kSliceBytes / ConcatBytes()), 1, d[0]);
     return nullptr;
   }
 
   // The weight's shape, (O, C, S, S).
   std::vector<int64_t> WeightShape() const { return {out, total, size, size}; }
 
-  // Copies the chunks into `concat`, or `concat` back out to them (`split`). Per image a chunk
-  // is contiguous in both layouts (its C x H x W values, blocks included), so each is one copy.
-  void Concat(void **chunk_data, char *concat, bool split) const {
-    const size_t pixel = static_cast<size_t>(first.dims[2] * first.dims[3]) * sizeof(float);
-    for (int64_t n = 0; n < first.dims[0]; ++n) {
-      char *at = concat + n * total * pixel;
-      for (int i = 0; i < chunks; ++i) {
-        char *chunk = static_cast<char *>(chunk_data[i]) + n * channels[i] * pixel;
-        split ? std::memcpy(chunk, at, channels[i] * pixel) : std::memcpy(at, chunk, channels[i] * pixel);
-        at += channels[i] * pixel;
-      }
-    }
+  // The concatenation's planes (C/B per image; C for NCHW), each a run of H x W x B values of
+  // one chunk: `fn(i, p)` for its chunk i and its plane p within that chunk, plane by plane.
+  template <typename Fn>
+  void ForEachPlane(Fn fn) const {
+    for (int i = 0; i < chunks; ++i)
+      for (int64_t p = 0; p < channels[i] / block; ++p) fn(i, p);
   }
+
+  // The bytes of scratch a slice of the batch may take: the concatenation is rebuilt a slice of
+  // images at a time, so the scratch is not the whole concatenation (transition 1's is 205 MB at
+  // batch 64), which added to MindSpore's own memory at the step's peak.
+  static constexpr size_t kSliceBytes = size_t{32} << 20;
 };
 
 // The pooling of a transition on tensors of the chunks' layout, seen as N x C/B planes (N x C
@@ -161,13 +161,14 @@ struct Layer {
 struct Pooling {
   int64_t planes, h, w, oh, ow, b;
 
-  explicit Pooling(const Layer &l)
-      : planes(l.first.dims[0] * l.total / (l.first.block ? l.first.block : 1)),
+  // Over `images` images of the chunks' shape.
+  Pooling(const Layer &l, int64_t images)
+      : planes(images * l.total / l.block),
         h(l.first.dims[2]),
         w(l.first.dims[3]),
         oh(l.out_h),
         ow(l.out_w),
-        b(l.first.block ? l.first.block : 1) {}
+        b(l.block) {}
 
   // Runs fn(plane) for every plane on the library's thread pool.
   template <typename Fn>
@@ -208,21 +209,6 @@ struct Pooling {
 };
 
 int Fail(const char *why) { return mindcv::Fail("dense bottleneck", why); }
-
-// BN-ReLU of x (the concatenation, or the one chunk) into `normed` (which may be x: oneDNN's
-// BatchNorm runs in place), the batch statistics into `mean` and `var`, the ReLU's workspace
-// into `ws`: the forward pass up to the convolution.
-bool Normalize(const Layer &l, void **d, void *x, void *normed, void *mean, void *var, void *ws) {
-  const int k = l.chunks;
-  return Call(mindcv_bn_forward, {{x, l.concat_shape},
-                                  {d[k], {l.total}},
-                                  {d[k + 1], {l.total}},
-                                  {d[k + 3], {2}},
-                                  {normed, l.concat_shape},
-                                  {mean, {l.total}},
-                                  {var, {l.total}},
-                                  {ws, {static_cast<int64_t>(l.ws_bytes)}, "uint8"}});
-}
 
 // One anonymous mapping of the kernel's pages. Not malloc: glibc serves a freed block's size from
 // its heap after the first free of a block that size (its mmap threshold rises to it, up to 32
@@ -309,13 +295,58 @@ struct Lanes {
   float mean[kLanes], scale[kLanes], beta[kLanes];
 };
 
-// d[j] = g[j] where the BatchNorm of x[j], (x[j] - mean) * scale + beta, is positive, else 0, for
-// j < count: the ReLU's gradient. g and d may be one array. Compiled for AVX-512, AVX2 and the
-// baseline, chosen at load time by the CPU (the library is built once for every CPU); the inner
-// loop of kLanes is what the compiler vectorizes.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void ReluGradient(const float *x, const float *g,
-                                                                                  float *d, int64_t count,
-                                                                                  const Lanes &lanes) {
+// The element-wise loops below are compiled for AVX-512, AVX2 and the baseline and the loader
+// picks the CPU's (the library is built once for every CPU); their inner loops of kLanes are
+// what the compiler vectorizes.
+#define MINDCV_VECTORIZED __attribute__((target_clones("avx512f", "avx2", "default")))
+
+// sums[i] += x[j] for j = i (mod kLanes), j < count, in double. (Each block of kLanes values is
+// copied to a local array first, in this and the loops below, so the compiler sees that input
+// and output do not overlap and vectorizes.)
+MINDCV_VECTORIZED void SumLanes(const float *x, int64_t count, double *sums) {
+  double acc[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= count; j += kLanes) {
+    float v[kLanes];
+    std::memcpy(v, x + j, sizeof(v));
+    for (int i = 0; i < kLanes; ++i) acc[i] += v[i];
+  }
+  for (; j < count; ++j) acc[j % kLanes] += x[j];
+  for (int i = 0; i < kLanes; ++i) sums[i] += acc[i];
+}
+
+// squares[i] += (x[j] - mean[i])^2 for j = i (mod kLanes), j < count, in double.
+MINDCV_VECTORIZED void SquaredDeviationLanes(const float *x, int64_t count, const double *mean, double *squares) {
+  double acc[kLanes] = {}, m[kLanes];
+  std::memcpy(m, mean, sizeof(m));
+  int64_t j = 0;
+  for (; j + kLanes <= count; j += kLanes) {
+    float v[kLanes];
+    std::memcpy(v, x + j, sizeof(v));
+    for (int i = 0; i < kLanes; ++i) acc[i] += (v[i] - m[i]) * (v[i] - m[i]);
+  }
+  for (; j < count; ++j) acc[j % kLanes] += (x[j] - m[j % kLanes]) * (x[j] - m[j % kLanes]);
+  for (int i = 0; i < kLanes; ++i) squares[i] += acc[i];
+}
+
+// y[j] = max((x[j] - mean) * scale + beta, 0) for j < count: BatchNorm (given statistics) and ReLU.
+MINDCV_VECTORIZED void NormalizeRelu(const float *x, float *y, int64_t count, const Lanes &lanes) {
+  int64_t j = 0;
+  for (; j + kLanes <= count; j += kLanes) {
+    float v[kLanes];
+    std::memcpy(v, x + j, sizeof(v));
+    for (int i = 0; i < kLanes; ++i) v[i] = std::max((v[i] - lanes.mean[i]) * lanes.scale[i] + lanes.beta[i], 0.f);
+    std::memcpy(y + j, v, sizeof(v));
+  }
+  for (; j < count; ++j) {
+    const int i = static_cast<int>(j % kLanes);
+    y[j] = std::max((x[j] - lanes.mean[i]) * lanes.scale[i] + lanes.beta[i], 0.f);
+  }
+}
+
+// d[j] = g[j] where (x[j] - mean) * scale + beta, x's BatchNorm, is positive, else 0, for
+// j < count: the ReLU's gradient. g and d may be one array.
+MINDCV_VECTORIZED void ReluGradient(const float *x, const float *g, float *d, int64_t count, const Lanes &lanes) {
   int64_t j = 0;
   for (; j + kLanes <= count; j += kLanes) {
     float v[kLanes];
@@ -330,35 +361,95 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void ReluGradient(c
   }
 }
 
-// Each chunk's part of `grad` (the gradient of the concatenation's BN-ReLU output) where the ReLU
-// passed, 0 elsewhere, into that chunk's gradient (which may be `grad` itself with one chunk).
-// Where it passed is recomputed from the chunks, the batch statistics and gamma, beta, eps as
-// oneDNN's BatchNorm computes its output; a mask taken from that output instead cost a scalar
-// pass over the concatenation and a buffer (a third of the memory-efficient step, profiled).
-void ReluGradientToChunks(const Layer &l, void **chunks, const float *gamma, const float *beta, const float *mean,
-                          const float *var, float eps, const float *grad, void **dchunks) {
-  const int64_t b = l.first.block ? l.first.block : 1, pixels = l.first.dims[2] * l.first.dims[3];
-  const int64_t planes = l.total / b;  // of the concatenation, per image
-  std::vector<int> chunk_of(planes);   // each plane's chunk, and its first plane
-  std::vector<int64_t> first_plane(l.chunks);
-  for (int i = 0, at = 0; i < l.chunks; ++i) {
-    first_plane[i] = at;
-    for (int64_t q = 0; q < l.channels[i] / b; ++q) chunk_of[at++] = i;
+// The BatchNorm of the concatenation, computed on the chunks themselves: its batch statistics
+// (Compute), then per plane of a slice of images the BN-ReLU output (Apply) or the ReLU's
+// gradient (ReluGradientToChunks), with oneDNN's formula, (x - mean) * gamma / sqrt(var + eps)
+// + beta. So the concatenation is never built whole: a slice at a time, in the op's scratch.
+struct ChunkNorm {
+  const Layer &l;
+  void **chunks;
+  const float *gamma, *beta, *mean, *var;
+  float eps;
+  std::vector<int> chunk_of;          // per plane of the concatenation: its chunk
+  std::vector<int64_t> plane_in_chunk;  // and its plane there
+
+  ChunkNorm(const Layer &layer, void **d, const float *mean_in, const float *var_in)
+      : l(layer),
+        chunks(d),
+        gamma(static_cast<const float *>(d[layer.chunks])),
+        beta(static_cast<const float *>(d[layer.chunks + 1])),
+        mean(mean_in),
+        var(var_in),
+        eps(static_cast<const float *>(d[layer.chunks + 3])[0]) {
+    layer.ForEachPlane([&](int i, int64_t p) { chunk_of.push_back(i), plane_in_chunk.push_back(p); });
   }
-  GetEngine()->pool.parallel_for(static_cast<int>(l.first.dims[0] * planes), [&](int task, int) {
-    const int64_t n = task / planes, q = task % planes;
+  int64_t planes() const { return static_cast<int64_t>(chunk_of.size()); }
+  int64_t values() const { return l.pixels * l.block; }  // per plane
+  // Where image n's plane q is in its chunk.
+  const float *Source(int64_t n, int64_t q) const {
     const int i = chunk_of[q];
+    return static_cast<const float *>(chunks[i]) + (n * l.channels[i] / l.block + plane_in_chunk[q]) * values();
+  }
+  Lanes LanesOf(int64_t q) const {
     Lanes lanes;
     for (int lane = 0; lane < kLanes; ++lane) {
-      const int64_t c = q * b + lane % b;
+      const int64_t c = q * l.block + lane % l.block;
       lanes.mean[lane] = mean[c];
       lanes.scale[lane] = gamma[c] * (1.f / std::sqrt(var[c] + eps));
       lanes.beta[lane] = beta[c];
     }
-    const int64_t values = pixels * b, at = (n * l.channels[i] / b + q - first_plane[i]) * values;
-    ReluGradient(static_cast<const float *>(chunks[i]) + at, grad + (n * planes + q) * values,
-                 static_cast<float *>(dchunks[i]) + at, values, lanes);
-  });
+    return lanes;
+  }
+
+  // The mean and biased variance of every channel over the batch (two passes, in double, as
+  // oneDNN's BatchNorm: the mean first, then the squared deviations from it) into out_mean and
+  // out_var.
+  void Compute(float *out_mean, float *out_var) const {
+    const int64_t n = l.first.dims[0], b = l.block;
+    const double count = static_cast<double>(n * l.pixels);
+    GetEngine()->pool.parallel_for(static_cast<int>(planes()), [&](int q, int) {
+      double sums[kLanes] = {}, squares[kLanes] = {}, lane_mean[kLanes];
+      for (int64_t i = 0; i < n; ++i) SumLanes(Source(i, q), values(), sums);
+      double channel_mean[kLanes] = {};  // per channel of the plane: lanes l, l + B, ... share one
+      for (int lane = 0; lane < kLanes; ++lane) channel_mean[lane % b] += sums[lane] / count;
+      for (int lane = 0; lane < kLanes; ++lane) lane_mean[lane] = channel_mean[lane % b];
+      for (int64_t i = 0; i < n; ++i) SquaredDeviationLanes(Source(i, q), values(), lane_mean, squares);
+      double channel_var[kLanes] = {};
+      for (int lane = 0; lane < kLanes; ++lane) channel_var[lane % b] += squares[lane] / count;
+      for (int64_t c = 0; c < b; ++c) {
+        out_mean[q * b + c] = static_cast<float>(channel_mean[c]);
+        out_var[q * b + c] = static_cast<float>(channel_var[c]);
+      }
+    });
+  }
+
+  // Images n0 .. n0 + count - 1 of the concatenation's BN-ReLU output into `normed`.
+  void Apply(int64_t n0, int64_t count, float *normed) const {
+    GetEngine()->pool.parallel_for(static_cast<int>(count * planes()), [&](int task, int) {
+      const int64_t n = task / planes(), q = task % planes();
+      NormalizeRelu(Source(n0 + n, q), normed + (n * planes() + q) * values(), values(), LanesOf(q));
+    });
+  }
+
+  // For images n0 .. n0 + count - 1: each chunk's part of `grad` (the gradient of the
+  // concatenation's BN-ReLU output, those images) where the ReLU passed, 0 elsewhere, into that
+  // chunk's gradient (which may be `grad` itself with one chunk).
+  void ReluGradientToChunks(int64_t n0, int64_t count, const float *grad, void **dchunks) const {
+    GetEngine()->pool.parallel_for(static_cast<int>(count * planes()), [&](int task, int) {
+      const int64_t n = task / planes(), q = task % planes();
+      const float *x = Source(n0 + n, q);
+      float *d = static_cast<float *>(dchunks[chunk_of[q]]) + (x - static_cast<const float *>(chunks[chunk_of[q]]));
+      ReluGradient(x, grad + (n * planes() + q) * values(), d, values(), LanesOf(q));
+    });
+  }
+};
+
+// The batch in slices of at most l.slice images: fn(first image, images).
+template <typename Fn>
+bool ForEachSlice(const Layer &l, Fn fn) {
+  for (int64_t n0 = 0; n0 < l.first.dims[0]; n0 += l.slice)
+    if (!fn(n0, std::min(l.slice, l.first.dims[0] - n0))) return false;
+  return true;
 }
 
 int Forward(const Params &p, bool pool) {
@@ -368,23 +459,23 @@ int Forward(const Params &p, bool pool) {
   const int y = k + 5, mean = k + 6, var = k + 7;
   if (!l.first.Matches(p, y, l.out, l.out_h, l.out_w) || !p.Is(mean, {l.total}) || !p.Is(var, {l.total}))
     return Fail("y, mean or var is not shaped as the bottleneck's output and statistics");
-  Scratch scratch({l.concat_bytes, l.ws_bytes, l.pooled_bytes});
+  Scratch scratch({l.slice * l.ConcatBytes(), l.slice * l.PooledBytes()});
   if (!scratch.ok()) return Fail("out of memory for its scratch");
-  char *normed = scratch[0], *ws = scratch[1], *pooled = scratch[2];  // normed: the concatenation, normalized in place
+  float *normed = reinterpret_cast<float *>(scratch[0]), *pooled = reinterpret_cast<float *>(scratch[1]);
   void **d = p.data;
-  void *x = normed;
-  if (k == 1) x = d[0];  // one chunk: normalized from where it is, not copied
-  else l.Concat(d, normed, false);
-  if (!Normalize(l, d, x, normed, d[mean], d[var], ws)) return Fail("its BatchNorm failed");
-  char *conv_in = normed;
-  if (pool) {
-    Pooling(l).Forward(reinterpret_cast<float *>(normed), reinterpret_cast<float *>(pooled));
-    conv_in = pooled;
-  }
-  const bool ok = Call(mindcv_conv_forward, {{conv_in, l.conv_in_shape},
-                                             {d[k + 2], l.WeightShape()},
-                                             {d[k + 4], {3}, "int32"},
-                                             {d[y], l.y_shape}});
+  float *batch_mean = static_cast<float *>(d[mean]), *batch_var = static_cast<float *>(d[var]);
+  const ChunkNorm norm(l, d, batch_mean, batch_var);
+  norm.Compute(batch_mean, batch_var);
+  const size_t y_image = static_cast<size_t>(l.out * l.out_h * l.out_w);  // values of y per image
+  const bool ok = ForEachSlice(l, [&](int64_t n0, int64_t count) {
+    norm.Apply(n0, count, normed);
+    float *conv_in = normed;
+    if (pool) Pooling(l, count).Forward(normed, conv_in = pooled);
+    return Call(mindcv_conv_forward, {{conv_in, l.Shape(l.total, l.out_h, l.out_w, count)},
+                                      {d[k + 2], l.WeightShape()},
+                                      {d[k + 4], {3}, "int32"},
+                                      {static_cast<float *>(d[y]) + n0 * y_image, l.Shape(l.out, l.out_h, l.out_w, count)}});
+  });
   return ok ? 0 : Fail("its convolution failed");
 }
 
@@ -400,51 +491,57 @@ int Backward(const Params &p, bool pool) {
   if (!p.Is(dgamma, {l.total}) || !p.Is(dbeta, {l.total}) || !p.SameAs(dw, k + 2))
     return Fail("dgamma, dbeta or dw is not shaped as gamma, beta or w");
   const int64_t *dims = l.first.dims;
-  const size_t vector_bytes = static_cast<size_t>(l.total) * sizeof(float);
   size_t chunk_ws_bytes = 0;  // the BN backward of one chunk wants a ws (unused without relu)
   for (int64_t c : l.channels) {
     const int64_t ws = mindcv_bn_relu_workspace_bytes(dims[0], c, dims[2], dims[3], l.first.block);
     if (ws < 1) return Fail("oneDNN has no BatchNorm for a chunk");
     chunk_ws_bytes = std::max(chunk_ws_bytes, static_cast<size_t>(ws));
   }
-  // One concatenation-sized buffer, `normed`: the BN-ReLU output the convolution's backward
-  // reads (a transition pools it into `pooled` first), then the gradient of the concatenation
-  // (a transition's convolution writes its gradient over `pooled`, unpooled into `normed`). The
-  // ReLU's gradient is recomputed from the chunks (ReluGradientToChunks). The BatchNorm's backward then
-  // runs per chunk, in place in the chunks' gradients (BatchNorm is per channel, so that is the
-  // concatenation's), reading x from the chunks themselves: no copy of the concatenation is
-  // needed after the convolution's backward. With one chunk the gradient goes straight to its
-  // output. (Two concatenation-sized buffers before: the largest call's scratch was 2x.)
-  Scratch scratch({l.concat_bytes, l.pooled_bytes, 2 * vector_bytes + std::max(l.ws_bytes, chunk_ws_bytes)});
+  // Per slice of the batch: the BN-ReLU output of its images' concatenation in `normed` (pooled
+  // into `pooled` by a transition), which the convolution's backward reads; then the gradient of
+  // that input over it (unpooled into `normed` by a transition), which ReluGradientToChunks
+  // turns into the chunks' gradients where the ReLU passed. The weights' gradient is summed over
+  // the slices (`dw_slice`). The BatchNorm's backward then runs per chunk, in place in the
+  // chunks' gradients (BatchNorm is per channel, so that is the concatenation's), reading x from
+  // the chunks themselves.
+  const size_t vector_bytes = static_cast<size_t>(l.total) * sizeof(float);
+  const size_t weight_values = static_cast<size_t>(l.out * l.total * l.size * l.size);
+  Scratch scratch({l.slice * l.ConcatBytes(), l.slice * l.PooledBytes(), 2 * vector_bytes, chunk_ws_bytes,
+                   weight_values * sizeof(float)});
   if (!scratch.ok()) return Fail("out of memory for its scratch");
-  char *normed = scratch[0], *pooled = scratch[1], *small = scratch[2];
+  float *normed = reinterpret_cast<float *>(scratch[0]), *pooled = reinterpret_cast<float *>(scratch[1]);
+  float *mean = reinterpret_cast<float *>(scratch[2]), *var = mean + l.total, *dw_slice = reinterpret_cast<float *>(scratch[4]);
+  void *ws = scratch[3];
   void **d = p.data;
-  void *mean = small, *var = small + vector_bytes, *ws = small + 2 * vector_bytes;
-  void *x = k == 1 ? d[0] : normed;
-  if (k > 1) l.Concat(d, normed, false);
-  if (!Normalize(l, d, x, normed, mean, var, ws)) return Fail("its BatchNorm failed");
-  char *conv_in = normed;
-  if (pool) {
-    Pooling(l).Forward(reinterpret_cast<float *>(normed), reinterpret_cast<float *>(pooled));
-    conv_in = pooled;
-  }
-  // the convolution's input gradient: over its input (read for its shape only by then), or,
-  // with one chunk and no pool, straight into the chunk's gradient
-  char *dconv_in = pool ? pooled : k == 1 ? static_cast<char *>(d[dchunk]) : normed;
-  const Arg w{d[k + 2], l.WeightShape()}, conv_cfg{d[k + 4], {3}, "int32"}, dy_arg{d[dy], l.y_shape};
-  bool ok =
-      Call(mindcv_conv_backward_weights, {{conv_in, l.conv_in_shape}, w, dy_arg, conv_cfg, {d[dw], w.shape}}) &&
-      Call(mindcv_conv_backward_data, {{conv_in, l.conv_in_shape}, w, dy_arg, conv_cfg, {dconv_in, l.conv_in_shape}});
+  const ChunkNorm norm(l, d, mean, var);
+  norm.Compute(mean, var);
+  const std::vector<int64_t> w_shape = l.WeightShape();
+  const Arg w{d[k + 2], w_shape}, conv_cfg{d[k + 4], {3}, "int32"};
+  float *dw_total = static_cast<float *>(d[dw]);
+  const size_t y_image = static_cast<size_t>(l.out * l.out_h * l.out_w);
+  const size_t x_image = static_cast<size_t>(l.channels[0] * l.pixels);  // of the one chunk, when k == 1
+  bool ok = ForEachSlice(l, [&](int64_t n0, int64_t count) {
+    norm.Apply(n0, count, normed);
+    float *conv_in = normed;
+    if (pool) Pooling(l, count).Forward(normed, conv_in = pooled);
+    const std::vector<int64_t> in_shape = l.Shape(l.total, l.out_h, l.out_w, count);
+    const Arg dy_arg{static_cast<float *>(d[dy]) + n0 * y_image, l.Shape(l.out, l.out_h, l.out_w, count)};
+    // the convolution's input gradient: over its input (read for its shape only by then), or,
+    // with one chunk and no pool, straight into the chunk's gradient
+    float *dconv_in = pool ? pooled : k == 1 ? static_cast<float *>(d[dchunk]) + n0 * x_image : normed;
+    float *dw_out = n0 == 0 ? dw_total : dw_slice;
+    if (!Call(mindcv_conv_backward_weights, {{conv_in, in_shape}, w, dy_arg, conv_cfg, {dw_out, w_shape}}) ||
+        !Call(mindcv_conv_backward_data, {{conv_in, in_shape}, w, dy_arg, conv_cfg, {dconv_in, in_shape}}))
+      return false;
+    if (n0 != 0)
+      for (size_t i = 0; i < weight_values; ++i) dw_total[i] += dw_slice[i];
+    const float *grad = dconv_in;
+    if (pool) Pooling(l, count).Backward(pooled, normed), grad = normed;
+    norm.ReluGradientToChunks(n0, count, grad, d + dchunk);
+    return true;
+  });
   if (!ok) return Fail("its convolution failed");
-  const float *grad = reinterpret_cast<const float *>(dconv_in);
-  if (pool) {
-    Pooling(l).Backward(reinterpret_cast<const float *>(pooled), reinterpret_cast<float *>(normed));
-    grad = reinterpret_cast<const float *>(normed);
-  }
-  const float eps = static_cast<const float *>(d[k + 3])[0];
-  ReluGradientToChunks(l, d, static_cast<const float *>(d[k]), static_cast<const float *>(d[k + 1]),
-                       static_cast<const float *>(mean), static_cast<const float *>(var), eps, grad, d + dchunk);
-  const float no_relu[2] = {eps, 0.f};  // the ReLU's gradient is applied
+  const float no_relu[2] = {norm.eps, 0.f};  // the ReLU's gradient is applied
   int64_t at = 0;
   for (int i = 0; i < k && ok; ++i) {
     const int64_t c = l.channels[i];
