@@ -90,7 +90,7 @@ struct Layer {
   bool pool = false;               // a 2x2 average pool before the convolution (a transition)
   int64_t out_h = 0, out_w = 0;    // the convolution's H and W: x's, halved when pooled
   int64_t block = 1, pixels = 0;  // B (1 for NCHW) and H x W
-  int64_t slice = 0;               // images per slice of the batch (Slices says why)
+  int64_t slice = 0;               // images per slice of the batch (kSliceBytes says why)
 
   // The shape of `n` images (default: all) of `c` channels of h x w (default: the chunks') in
   // the chunks' layout.
@@ -140,14 +140,6 @@ struct Layer {
 
   // The weight's shape, (O, C, S, S).
   std::vector<int64_t> WeightShape() const { return {out, total, size, size}; }
-
-  // The concatenation's planes (C/B per image; C for NCHW), each a run of H x W x B values of
-  // one chunk: `fn(i, p)` for its chunk i and its plane p within that chunk, plane by plane.
-  template <typename Fn>
-  void ForEachPlane(Fn fn) const {
-    for (int i = 0; i < chunks; ++i)
-      for (int64_t p = 0; p < channels[i] / block; ++p) fn(i, p);
-  }
 
   // The bytes of scratch a slice of the batch may take: the concatenation is rebuilt a slice of
   // images at a time, so the scratch is not the whole concatenation (transition 1's is 205 MB at
@@ -370,8 +362,10 @@ struct ChunkNorm {
   void **chunks;
   const float *gamma, *beta, *mean, *var;
   float eps;
-  std::vector<int> chunk_of;          // per plane of the concatenation: its chunk
-  std::vector<int64_t> plane_in_chunk;  // and its plane there
+  // Per plane of the concatenation (C/B per image; C for NCHW), each a run of H x W x B values
+  // of one chunk: that chunk, and the plane's place in it.
+  std::vector<int> chunk_of;
+  std::vector<int64_t> plane_in_chunk;
 
   ChunkNorm(const Layer &layer, void **d, const float *mean_in, const float *var_in)
       : l(layer),
@@ -381,7 +375,8 @@ struct ChunkNorm {
         mean(mean_in),
         var(var_in),
         eps(static_cast<const float *>(d[layer.chunks + 3])[0]) {
-    layer.ForEachPlane([&](int i, int64_t p) { chunk_of.push_back(i), plane_in_chunk.push_back(p); });
+    for (int i = 0; i < layer.chunks; ++i)
+      for (int64_t p = 0; p < layer.channels[i] / layer.block; ++p) chunk_of.push_back(i), plane_in_chunk.push_back(p);
   }
   int64_t planes() const { return static_cast<int64_t>(chunk_of.size()); }
   int64_t values() const { return l.pixels * l.block; }  // per plane
