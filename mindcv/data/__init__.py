@@ -7,6 +7,7 @@ Per epoch the trainer calls `set_epoch(loader, epoch, start_batch)` before
 from .constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from .dataset_factory import create_dataset, get_dataset_download_root
 from .download import download_and_extract
+from .engine_thread import start_engine_on_main_thread
 from .epochs import epoch_iterator, set_epoch
 from .loader import create_loader
 from .mixup import Mixup
@@ -29,3 +30,5 @@ __all__ = [
     "get_source",
     "set_epoch",
 ]
+
+start_engine_on_main_thread()

@@ -19,6 +19,7 @@ from mindcv.data import (
 )
 from mindcv.data.datasets import CIFAR_ARCHIVES
 from mindcv.utils.download import get_mindcv_home
+from tests.scripts import run
 
 from .fakes import cifar_records, make_image_tree, write_cifar
 
@@ -65,6 +66,34 @@ def test_corrupt_image_stops_the_run_naming_the_file(tmp_path):
         _rows(dataset)
     assert str(paths[1]) in str(err.value) or str(paths[4]) in str(err.value)
     assert "\n" not in str(err.value)
+
+
+_BUILT_IN_A_THREAD_FIRST = """
+import sys, threading
+from mindcv import MindCVError
+from mindcv.data import create_dataset, epoch_iterator
+root = sys.argv[1]
+# The process's first pipelines are built in threads (as in the concurrent-download test).
+threads = [threading.Thread(target=lambda: len(create_dataset("imagenet", root=root))) for _ in range(2)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+try:
+    list(epoch_iterator(create_dataset("imagenet", root=root, shuffle=False), 0, output_numpy=True))
+except MindCVError as err:
+    print("raised:", err)
+"""
+
+
+def test_corrupt_image_raises_after_pipelines_were_first_built_in_threads(tmp_path):
+    """Once crashed a pytest worker with SIGSEGV: MindSpore's dataset engine crashes on a pipeline
+    error read on any thread but the one that first used it; `mindcv.data` starts it on the main
+    thread."""
+    _corrupt(tmp_path)
+    result = run(["python", "-c", _BUILT_IN_A_THREAD_FIRST, tmp_path], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "raised: cannot read image" in result.stdout
 
 
 def test_skip_corrupt_replaces_and_counts(tmp_path, caplog):
