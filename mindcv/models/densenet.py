@@ -33,6 +33,7 @@ from ..ops import (
     update_moving_statistics,
 )
 from ..ops.dense_bottleneck import RecomputedDenseBottleneck
+from ..ops.pooling import OneDNNPool2d
 from .factory import load_weights
 from .registry import register_model
 
@@ -87,6 +88,13 @@ def _native_library():
     return native_conv_library() if ms.get_context("device_target") == "CPU" else None
 
 
+def _blocked_library(*channels: int) -> Optional[str]:
+    """The native library if every channel count is a multiple of its channel block (all four
+    DenseNets'), so activations of these widths can stay in the blocked layout; else None."""
+    library = _native_library()
+    return library if library and all(c % channel_block(library) == 0 for c in channels) else None
+
+
 def _conv(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1) -> nn.Conv2d:
     library = _native_library()
     if library:
@@ -126,6 +134,17 @@ class _ZeroBorder(nn.Cell):
         x = self.concat_columns((column, x, column))
         row = ops.zeros((n, c, 1, w + 2), x.dtype)
         return self.concat_rows((row, x, row))
+
+
+def _stem_pool(blocked_library: Optional[str]) -> nn.SequentialCell:
+    """The 3x3/2 max pool after the stem's ReLU, as a zero border then an unpadded pool (equal to
+    -inf padding on non-negative input). With `blocked_library` it changes to the blocked layout
+    first and pools on oneDNN's blocked kernel, handing the first dense block blocked activations:
+    MindSpore's NCHW pooling runs oneDNN's generic kernel, 10-40x slower (docs/performance.md)."""
+    builtin = nn.SequentialCell([_ZeroBorder(), nn.MaxPool2d(kernel_size=3, stride=2)])
+    if not blocked_library:
+        return builtin
+    return nn.SequentialCell([ToBlocked(blocked_library), OneDNNPool2d(blocked_library, builtin, 3, 2, 1)])
 
 
 class _RecomputedBottleneck(nn.Cell):
@@ -237,7 +256,8 @@ class _DenseBlock(nn.Cell):
     once at each end, when every channel count is a multiple of the block (all four DenseNets').
     There, memory_efficient=True passes each layer the tuple of chunks instead (keeping each once),
     and with `return_chunks` the block returns that tuple, in its layout, for the transition after
-    it (which then keeps no concatenation either).
+    it (which then keeps no concatenation either). Its output is NCHW, a feature map as
+    `feature_info` promises; with `blocked_input` its input already is in the blocked layout.
     """
 
     def __init__(
@@ -248,13 +268,12 @@ class _DenseBlock(nn.Cell):
         growth_rate: int,
         memory_efficient: bool = False,
         return_chunks: bool = False,
+        blocked_input: bool = False,
         **layer_kwargs,
     ):
         super().__init__()
         library = _native_library()
-        channels = (num_input_features, growth_rate, bn_size * growth_rate)
-        fits = library and all(c % channel_block(library) == 0 for c in channels)
-        blocked = library if fits else None
+        blocked = _blocked_library(num_input_features, growth_rate, bn_size * growth_rate)
         self.blocked = blocked
         self.chunked = bool(memory_efficient and library)
         self.return_chunks = self.chunked and return_chunks
@@ -273,7 +292,7 @@ class _DenseBlock(nn.Cell):
             ]
         )
         self.concat = ops.Concat(axis=1)
-        self.to_blocked = ToBlocked(blocked) if blocked else nn.Identity()
+        self.to_blocked = ToBlocked(blocked) if blocked and not blocked_input else nn.Identity()
         self.to_plain = ToPlain(blocked) if blocked else nn.Identity()
 
     def construct(self, x):
@@ -301,6 +320,9 @@ class _Transition(nn.Cell):
     block's chunks, in the block's layout (nChw8c / nChw16c with `blocked_library`, else NCHW),
     and in training all four steps are one native op that recomputes the concatenation, BN-ReLU
     and pooling in the backward pass instead of keeping them (mindcv/ops/dense_bottleneck.py).
+    With `to_blocked` (and no chunks) it changes its NCHW input to `blocked_library`'s layout
+    first, runs the BN-ReLU and the pool on oneDNN's blocked kernels and hands the next dense
+    block a blocked output.
     """
 
     def __init__(
@@ -309,15 +331,23 @@ class _Transition(nn.Cell):
         num_output_features: int,
         chunks: int = 0,
         blocked_library: Optional[str] = None,
+        to_blocked: bool = False,
     ):
         super().__init__()
         self.chunks = chunks
+        pool = nn.AvgPool2d(kernel_size=2, stride=2)
+        self.to_blocked = ToBlocked(blocked_library) if to_blocked and not chunks else nn.Identity()
+        if to_blocked and not chunks:
+            norm, relu = BlockedBatchNorm2d(blocked_library, num_input_features, relu=True), nn.Identity()
+            pool = OneDNNPool2d(blocked_library, pool, 2, 2, max_pool=False)
+        else:
+            norm, relu = nn.BatchNorm2d(num_input_features), nn.ReLU()
         self.features = nn.SequentialCell(
             OrderedDict(
                 [
-                    ("norm", nn.BatchNorm2d(num_input_features)),
-                    ("relu", nn.ReLU()),
-                    ("pool", nn.AvgPool2d(kernel_size=2, stride=2)),
+                    ("norm", norm),
+                    ("relu", relu),
+                    ("pool", pool),
                     ("conv", _conv(num_input_features, num_output_features, 1)),
                 ]
             )
@@ -334,7 +364,7 @@ class _Transition(nn.Cell):
                 norm, conv = self.features.norm, self.features.conv
                 return self.to_plain(_recomputed(self.recomputed, x, norm, conv))
             x = self.to_plain(self.concat(x))
-        return self.features(x)
+        return self.features(self.to_blocked(x))
 
 
 class DenseNet(nn.Cell):
@@ -371,15 +401,23 @@ class DenseNet(nn.Cell):
         layers["conv0"] = _conv(in_channels, num_init_features, 7, stride=2)
         layers["norm0"] = nn.BatchNorm2d(num_init_features)
         layers["relu0"] = nn.ReLU()
-        layers["pool0"] = nn.SequentialCell([_ZeroBorder(), nn.MaxPool2d(kernel_size=3, stride=2)])
+        # The first block's layout, where the native ops keep it (the stem pool changes to it)
+        stem_library = _blocked_library(num_init_features, growth_rate, bn_size * growth_rate)
+        layers["pool0"] = _stem_pool(stem_library)
+        blocked = bool(stem_library)
         self.feature_info = [{"num_chs": num_init_features, "reduction": 2, "module": "features.relu0"}]
         stage_ends = [2]
 
         num_features = num_init_features
         for i, num_layers in enumerate(block_config):
             last = i == len(block_config) - 1
-            # memory_efficient=True on the native path: the block hands its chunks to the
-            # transition (not for features_only, whose block outputs are feature maps)
+            # The transition after the block works in the blocked layout and hands it to the next
+            # block when both fit it (memory_efficient=True on the native path hands the
+            # transition the block's chunks instead).
+            next_input = (num_features + num_layers * growth_rate) // 2
+            blocked_transition = not (last or memory_efficient) and bool(
+                _blocked_library(num_features, next_input, growth_rate, bn_size * growth_rate)
+            )
             block = _DenseBlock(
                 num_layers,
                 num_features,
@@ -388,6 +426,7 @@ class DenseNet(nn.Cell):
                 drop_rate=drop_rate,
                 memory_efficient=memory_efficient,
                 return_chunks=not last and not features_only,
+                blocked_input=blocked,
             )
             layers[f"denseblock{i + 1}"] = block
             num_features += num_layers * growth_rate
@@ -399,9 +438,11 @@ class DenseNet(nn.Cell):
                 block.return_chunks = False  # the transition's output would not fit the layout
             if not last:
                 chunks = num_layers + 1 if block.return_chunks else 0
-                transition = _Transition(num_features, num_features // 2, chunks, block.blocked)
-                layers[f"transition{i + 1}"] = transition
+                layers[f"transition{i + 1}"] = _Transition(
+                    num_features, num_features // 2, chunks, block.blocked, to_blocked=blocked_transition
+                )
                 num_features //= 2
+            blocked = blocked_transition
         layers["norm5"] = nn.BatchNorm2d(num_features)
         layers["relu5"] = nn.ReLU()
         self.features = nn.SequentialCell(layers)

@@ -63,7 +63,9 @@ __all__ = [
 ]
 
 _HERE = Path(__file__).resolve().parent
-_SOURCES = [_HERE / "conv2d.cc", _HERE / "batch_norm.cc", _HERE / "dense_bottleneck.cc"]  # + onednn_runtime.h
+_SOURCES = [
+    _HERE / name for name in ("conv2d.cc", "batch_norm.cc", "dense_bottleneck.cc", "pooling.cc")
+]  # + onednn_runtime.h
 _HEADERS = _HERE / "third_party"
 _FLAGS = ["-O2", "-std=c++17", "-shared", "-fPIC", "-pthread"]
 _SANITIZE = "MINDCV_NATIVE_SANITIZE"  # e.g. address: adds -fsanitize=address

@@ -16,6 +16,7 @@ from mindcv.ops import (
     cpu_has_avx512,
     native_conv_library,
 )
+from mindcv.ops.pooling import OneDNNPool2d
 from mindcv.ops.selftest import relative_error
 from tests.scripts import run
 
@@ -84,7 +85,7 @@ def test_batch_norm_matches_batchnorm2d(mode, training, relu):
 
 def small(seed=0) -> DenseNet:
     ms.set_seed(seed)
-    return DenseNet(growth_rate=16, block_config=(2, 2), num_init_features=16, bn_size=2, num_classes=5)
+    return DenseNet(growth_rate=16, block_config=(2, 2), num_init_features=32, bn_size=2, num_classes=5)
 
 
 def plain_small(monkeypatch) -> DenseNet:
@@ -117,8 +118,14 @@ def trained(network):
 @pytest.mark.slow
 def test_densenet_blocks_work_blocked_and_equal_plain_blocks(mode, monkeypatch):
     ours, theirs = small(), plain_small(monkeypatch)
-    assert isinstance(ours.features.denseblock1.to_blocked, ToBlocked)
+    # ours: blocked from the stem pool on, NCHW at each block's end (a feature map), blocked again
+    # in the transition; theirs: NCHW throughout
+    assert [type(c) for c in ours.features.pool0] == [ToBlocked, OneDNNPool2d]
+    transition = ours.features.transition1
+    assert isinstance(transition.to_blocked, ToBlocked) and isinstance(transition.features.pool, OneDNNPool2d)
+    assert isinstance(ours.features.denseblock2.to_blocked, nn.Identity)
     assert isinstance(theirs.features.denseblock1.to_blocked, nn.Identity)
+    assert not any(isinstance(c, OneDNNPool2d) for _, c in theirs.cells_and_names())
     names = [p.name for p in ours.get_parameters()]
     assert names == [p.name for p in theirs.get_parameters()]  # checkpoints interchange
     for a, b in zip(trained(ours), trained(theirs)):
@@ -131,7 +138,7 @@ def test_blocks_that_do_not_fit_stay_plain_and_recomputed_ones_blocked():
     assert isinstance(block.to_blocked, nn.Identity)
     assert not any(isinstance(cell, BlockedBatchNorm2d) for _, cell in block.cells_and_names())
     recomputed = DenseNet(growth_rate=16, block_config=(2,), num_init_features=16, memory_efficient=True)
-    assert isinstance(recomputed.features.denseblock1.to_blocked, ToBlocked)  # its chunks are blocked
+    assert isinstance(recomputed.features.pool0[0], ToBlocked)  # its chunks are blocked from the stem on
 
 
 def test_builtin_convolutions_runs_every_blocked_cell_as_mindspore_ops(mode):
