@@ -208,6 +208,9 @@ class _DenseLayer(nn.Cell):
         self.relu1 = relu()
         self.conv1 = _conv(num_input_features, bn_size * growth_rate, 1)
         self.norm2 = norm(bn_size * growth_rate)
+        # The recomputed paths read the norms' parameters; a tuple keeps them reachable when
+        # mixed precision wraps the norm cells (O2 keeps BatchNorm float32 in a wrapper).
+        self.recomputed_norms = (self.norm1, self.norm2)
         self.relu2 = relu()
         self.conv2 = _conv(bn_size * growth_rate, growth_rate, 3)
         self.dropout = nn.Dropout(p=drop_rate) if drop_rate > 0 else nn.Identity()
@@ -224,26 +227,25 @@ class _DenseLayer(nn.Cell):
     def bottleneck(self, x):
         if self.chunks:  # x: the tuple of chunks
             if self.training:
-                return _recomputed(self.recomputed_bottleneck, x, self.norm1, self.conv1)
+                return _recomputed(self.recomputed_bottleneck, x, self.recomputed_norms[0], self.conv1)
             x = self.concat(x)
         elif self.memory_efficient and self.training:
             mean, var = self._batch_statistics(x)
-            return self.recomputed_bottleneck(
-                x, mean, var, self.norm1.gamma, self.norm1.beta, self.conv1.weight
-            )
+            norm1 = self.recomputed_norms[0]
+            return self.recomputed_bottleneck(x, mean, var, norm1.gamma, norm1.beta, self.conv1.weight)
         return self.conv1(self.relu1(self.norm1(x)))
 
     def _batch_statistics(self, x):
         """Batch mean/variance of `x`, updating norm1's moving statistics as BatchNorm2d does."""
         mean = x.mean(axis=(0, 2, 3))
         var = ((x - mean.reshape(1, -1, 1, 1)) ** 2).mean(axis=(0, 2, 3))
-        update_moving_statistics(self.norm1, mean, var, x.shape[0] * x.shape[2] * x.shape[3])
+        update_moving_statistics(self.recomputed_norms[0], mean, var, x.shape[0] * x.shape[2] * x.shape[3])
         return mean, var
 
     def construct(self, x):
         x = self.bottleneck(x)
         if self.chunks and self.training:
-            out = _recomputed(self.recomputed_norm2_conv2, (x,), self.norm2, self.conv2)
+            out = _recomputed(self.recomputed_norm2_conv2, (x,), self.recomputed_norms[1], self.conv2)
         else:
             out = self.conv2(self.relu2(self.norm2(x)))
         return self.dropout(out)
@@ -353,15 +355,15 @@ class _Transition(nn.Cell):
             )
         )
         if chunks:
-            eps = self.features.norm.eps
-            self.recomputed = RecomputedDenseBottleneck(_native_library(), chunks, eps, pool=True)
+            self.recomputed_norm = (norm,)  # reachable under mixed precision, as in _DenseLayer
+            self.recomputed = RecomputedDenseBottleneck(_native_library(), chunks, norm.eps, pool=True)
             self.concat = ops.Concat(axis=1)
             self.to_plain = ToPlain(blocked_library) if blocked_library else nn.Identity()
 
     def construct(self, x):
         if self.chunks:  # x: the tuple of the block's chunks
             if self.training:
-                norm, conv = self.features.norm, self.features.conv
+                norm, conv = self.recomputed_norm[0], self.features.conv
                 return self.to_plain(_recomputed(self.recomputed, x, norm, conv))
             x = self.to_plain(self.concat(x))
         return self.features(self.to_blocked(x))
@@ -404,7 +406,7 @@ class DenseNet(nn.Cell):
         # The first block's layout, where the native ops keep it (the stem pool changes to it)
         stem_library = _blocked_library(num_init_features, growth_rate, bn_size * growth_rate)
         layers["pool0"] = _stem_pool(stem_library)
-        blocked = bool(stem_library)
+        input_blocked = bool(stem_library)  # the next dense block's input
         self.feature_info = [{"num_chs": num_init_features, "reduction": 2, "module": "features.relu0"}]
         stage_ends = [2]
 
@@ -426,7 +428,7 @@ class DenseNet(nn.Cell):
                 drop_rate=drop_rate,
                 memory_efficient=memory_efficient,
                 return_chunks=not last and not features_only,
-                blocked_input=blocked,
+                blocked_input=input_blocked,
             )
             layers[f"denseblock{i + 1}"] = block
             num_features += num_layers * growth_rate
@@ -442,7 +444,7 @@ class DenseNet(nn.Cell):
                     num_features, num_features // 2, chunks, block.blocked, to_blocked=blocked_transition
                 )
                 num_features //= 2
-            blocked = blocked_transition
+            input_blocked = blocked_transition
         layers["norm5"] = nn.BatchNorm2d(num_features)
         layers["relu5"] = nn.ReLU()
         self.features = nn.SequentialCell(layers)

@@ -16,6 +16,7 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from . import checks
+from .float32_cell import Float32Cell
 
 
 @functools.cache
@@ -63,7 +64,7 @@ def _float32(x):
     return x
 
 
-class _LayoutChange(nn.Cell):
+class _LayoutChange(Float32Cell):
     def __init__(self, library: str, index: int):
         super().__init__()
         self.change = _layout_ops(library)[index]
@@ -180,7 +181,7 @@ def _norm_ops(library: str):
     return training, forward("mindcv_bn_inference", inference_shape, float32, inference_bprop)
 
 
-class BlockedBatchNorm2d(nn.BatchNorm2d):
+class BlockedBatchNorm2d(Float32Cell, nn.BatchNorm2d):
     """BatchNorm2d over blocked tensors on oneDNN's kernels, with BatchNorm2d's parameters and names.
 
     Training normalizes with the batch statistics (their gradient included) and updates the

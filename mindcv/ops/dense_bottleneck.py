@@ -16,10 +16,11 @@ import sys
 from pathlib import Path
 
 import mindspore as ms
-from mindspore import nn, ops
+from mindspore import ops
 
 from ..utils.atomic import atomic_write_bytes
 from . import checks
+from .float32_cell import Float32Cell
 
 _OP = "DenseBottleneck"
 
@@ -115,7 +116,7 @@ def _bprop(library: str, backward, chunks: int, pool: bool):
     return module.make(backward, ops.zeros_like)
 
 
-class RecomputedDenseBottleneck(nn.Cell):
+class RecomputedDenseBottleneck(Float32Cell):
     """Training-mode BN-ReLU-Conv of the concatenation of `chunks` tensors, neither kept; the
     convolution's stride is 1 and its padding keeps H and W (a 1x1 or 3x3 kernel).
 

@@ -10,6 +10,7 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from . import checks
+from .float32_cell import Float32Cell
 
 
 def _operands(op: str, x, w, cfg):
@@ -74,7 +75,7 @@ def _conv_ops(library: str, stride: int, padding: int):
     return custom("forward", forward_shape, bprop=bprop)
 
 
-class OneDNNConv2d(nn.Conv2d):
+class OneDNNConv2d(Float32Cell, nn.Conv2d):
     """A bias-free, ungrouped, undilated `nn.Conv2d(pad_mode="pad")` computed by oneDNN's blocked kernels.
 
     It keeps nn.Conv2d's `weight` parameter (name, shape, OIHW layout), so checkpoints load on

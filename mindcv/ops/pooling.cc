@@ -7,14 +7,13 @@
 // blocked as (N, C/B, H, W, B), the output in x's layout):
 //   mindcv_pool_forward(x, cfg) -> y, ws        (ws: where each maximum came from)
 //   mindcv_pool_backward(dy, ws, cfg) -> dx
-// cfg is float32 {max, kernel, stride, pad}: max != 0 for max pooling (padding never wins),
+// cfg is int32 {max, kernel, stride, pad} (int32, as the convolutions' cfg: mixed precision casts
+// float tensors to float16): max != 0 for max pooling (padding never wins),
 // else average pooling over the window's unpadded elements. ws is uint8 of shape (H, W, K): x's
 // height and width, which dx needs and dy alone cannot give (7 and 6 both pool to 3), and room
 // for oneDNN's workspace (K = mindcv_pool_ws_depth(...), 1 for average pooling, which keeps
 // none). Every shape and dtype is checked first: on a mismatch the call writes nothing and
 // returns 1, the reason on stderr.
-
-#include <cmath>
 
 #include "onednn_runtime.h"
 
@@ -39,14 +38,10 @@ struct Window {
   bool max = false;
   int64_t kernel = 0, stride = 0, pad = 0;
 
-  // False unless cfg holds whole numbers with 1 <= kernel <= 64, 1 <= stride <= 64, 0 <= pad < kernel.
-  bool Read(const float *cfg) {
-    const float k = cfg[1], s = cfg[2], p = cfg[3];
-    const bool in_range = k >= 1 && k <= 64 && s >= 1 && s <= 64 && p >= 0 && p < k;  // false for NaN
-    if (!in_range || k != std::floor(k) || s != std::floor(s) || p != std::floor(p)) return false;
-    max = cfg[0] != 0.f, kernel = static_cast<int64_t>(k), stride = static_cast<int64_t>(s);
-    pad = static_cast<int64_t>(p);
-    return true;
+  // False unless 1 <= kernel <= 64, 1 <= stride <= 64 and 0 <= pad < kernel.
+  bool Read(const int32_t *cfg) {
+    max = cfg[0] != 0, kernel = cfg[1], stride = cfg[2], pad = cfg[3];
+    return kernel >= 1 && kernel <= 64 && stride >= 1 && stride <= 64 && pad >= 0 && pad < kernel;
   }
   // The pooled size of an input size, < 1 if the window does not fit.
   int64_t Out(int64_t size) const { return (size + 2 * pad - kernel) / stride + 1; }
@@ -91,10 +86,10 @@ int Pool(Kind kind, const Params &p) {
   const char *op = kKindNames[kind];
   if (p.count != (kind == kForward ? F::kCount : B::kCount)) return Fail(op, "wrong parameter count");
   const int cfg_index = kind == kBackward ? B::kCfg : F::kCfg;
-  if (!p.Is(cfg_index, {4})) return Fail(op, "cfg is not a float32 {max, kernel, stride, pad}");
+  if (!p.Is(cfg_index, {4}, "int32")) return Fail(op, "cfg is not an int32 {max, kernel, stride, pad}");
   Window w;
-  if (!w.Read(static_cast<const float *>(p.data[cfg_index])))
-    return Fail(op, "cfg needs whole numbers: kernel and stride in [1, 64], 0 <= pad < kernel");
+  if (!w.Read(static_cast<const int32_t *>(p.data[cfg_index])))
+    return Fail(op, "cfg needs kernel and stride in [1, 64] and 0 <= pad < kernel");
 
   // x: the forward's input; for the backward, dy's batch, channels and layout with ws's H and W.
   Activation x, y;
@@ -158,8 +153,10 @@ int mindcv_pool_backward(int n, void **params, int *ndims, int64_t **shapes, con
 int64_t mindcv_pool_ws_depth(int64_t n, int64_t c, int64_t h, int64_t w, int64_t block, int64_t max, int64_t kernel,
                              int64_t stride, int64_t pad) {
   Engine *engine = GetEngine();
-  const float cfg[4] = {static_cast<float>(max), static_cast<float>(kernel), static_cast<float>(stride),
-                        static_cast<float>(pad)};
+  const int64_t limit = 64;  // beyond it Window::Read refuses; clamping keeps the int32 casts exact
+  const int32_t cfg[4] = {max != 0, static_cast<int32_t>(std::clamp<int64_t>(kernel, 0, limit + 1)),
+                          static_cast<int32_t>(std::clamp<int64_t>(stride, 0, limit + 1)),
+                          static_cast<int32_t>(std::clamp<int64_t>(pad, -1, limit + 1))};
   Window window;
   const int64_t dims[4] = {n, c, h, w};
   if (!engine || !window.Read(cfg) || std::min({n, c, h, w}) < 1 || (block != 0 && block != 8 && block != 16) ||

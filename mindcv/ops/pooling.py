@@ -12,6 +12,7 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from . import checks
+from .float32_cell import Float32Cell
 
 _OP = "OneDNNPool2d"
 
@@ -42,7 +43,7 @@ def _pool_op(library: str, max_pool: bool, kernel: int, stride: int, padding: in
         return checks.activation_shape(_OP, "y", n, c, out_h, out_w, block), ws_shape(n, c, h, w, block)
 
     def forward_dtypes(x, cfg):
-        checks.dtypes(_OP, [x, cfg])
+        checks.dtypes(_OP, [x, cfg], [ms.float32, ms.int32])
         return x, ms.uint8
 
     def backward_shape(dy, ws, cfg):
@@ -52,7 +53,7 @@ def _pool_op(library: str, max_pool: bool, kernel: int, stride: int, padding: in
         return checks.activation_shape(_OP, "dx", n, c, ws[0], ws[1], block)
 
     def backward_dtypes(dy, ws, cfg):
-        checks.dtypes(_OP, [dy, ws, cfg], [ms.float32, ms.uint8, ms.float32])
+        checks.dtypes(_OP, [dy, ws, cfg], [ms.float32, ms.uint8, ms.int32])
         return dy
 
     backward = ops.Custom(f"{library}:mindcv_pool_backward", backward_shape, backward_dtypes, func_type="aot")
@@ -65,7 +66,7 @@ def _pool_op(library: str, max_pool: bool, kernel: int, stride: int, padding: in
     )
 
 
-class OneDNNPool2d(nn.Cell):
+class OneDNNPool2d(Float32Cell):
     """A square max or average pooling on oneDNN's kernels, for NCHW or blocked (N, C/B, H, W, B)
     activations (fast on blocked ones), the output in the input's layout.
 
@@ -75,12 +76,19 @@ class OneDNNPool2d(nn.Cell):
     """
 
     def __init__(
-        self, library: str, builtin: nn.Cell, kernel_size: int, stride: int, padding: int = 0, max_pool=True
+        self,
+        library: str,
+        builtin: nn.Cell,
+        kernel_size: int,
+        stride: int,
+        padding: int = 0,
+        max_pool: bool = True,
     ):
         super().__init__()
         self.builtin = builtin
         self.pool = _pool_op(library, max_pool, kernel_size, stride, padding)
-        self.cfg = ms.Tensor([float(max_pool), kernel_size, stride, padding], ms.float32)
+        # int32, as the convolutions' cfg: mixed precision (O2) casts float tensors to float16
+        self.cfg = ms.Tensor([int(max_pool), kernel_size, stride, padding], ms.int32)
         self.use_builtin = False
 
     def construct(self, x):

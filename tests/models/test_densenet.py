@@ -222,6 +222,24 @@ def test_stem_pool_exports_without_argmax_maxpool():
     np.testing.assert_array_equal(pool(ms.Tensor(x)).asnumpy(), reference)
 
 
+@pytest.mark.parametrize("memory_efficient", [False, True], ids=["default", "memory_efficient"])
+def test_the_native_path_trains_under_o2_mixed_precision(mode, memory_efficient):
+    """O2 marks every cell float16. PyNative then cast the inputs of every op to float16, which
+    the native ops refused, and Graph mode cast their float32 cfg tensors (the seed's mpirun recipe
+    is O2): they stay float32 cells (mindcv/ops/float32_cell.py)."""
+    ms.set_seed(0)
+    model = create_model("densenet_test", num_classes=3, memory_efficient=memory_efficient)
+    ms.amp.auto_mixed_precision(model, "O2")
+    model.set_train(True)
+
+    def loss_fn(x):
+        return model(x).astype(ms.float32).sum()
+
+    loss, grads = ms.value_and_grad(loss_fn, None, model.trainable_params())(inputs(size=32))
+    assert np.isfinite(loss.asnumpy()) and all(np.isfinite(g.asnumpy()).all() for g in grads)
+    assert any(np.abs(g.asnumpy()).max() > 0 for g in grads)
+
+
 @pytest.mark.slow
 def test_o1_mixed_precision_compiles_in_graph_mode(mode, tmp_path, monkeypatch):
     """The block's Concat primitive keeps auto_mixed_precision O1 working (functional concat broke it)."""

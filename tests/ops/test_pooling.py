@@ -74,7 +74,7 @@ def f32(*shape):
 
 
 def cfg(max_pool, kernel, stride, pad):
-    return np.array([max_pool, kernel, stride, pad], np.float32)
+    return np.array([max_pool, kernel, stride, pad], np.int32)
 
 
 STEM = cfg(1, 3, 2, 1)
@@ -84,7 +84,8 @@ MISMATCHES = {
     "output of the wrong size": (FORWARD, f32(1, 8, 9, 9), STEM, f32(1, 8, 4, 4), WS),
     "ws of another height": (FORWARD, f32(1, 8, 9, 9), STEM, f32(1, 8, 5, 5), np.zeros((8, 9, 3), np.uint8)),
     "pad as large as the kernel": (FORWARD, f32(1, 8, 9, 9), cfg(1, 3, 2, 3), f32(1, 8, 7, 7), WS),
-    "a fractional kernel": (FORWARD, f32(1, 8, 9, 9), cfg(1, 2.5, 2, 0), f32(1, 8, 4, 4), WS),
+    "a float32 cfg": (FORWARD, f32(1, 8, 9, 9), STEM.astype(np.float32), f32(1, 8, 5, 5), WS),
+    "stride 0": (FORWARD, f32(1, 8, 9, 9), cfg(1, 3, 0, 1), f32(1, 8, 5, 5), WS),
     "dx of another layout": ("mindcv_pool_backward", f32(1, 8, 5, 5), WS, STEM, f32(1, 1, 9, 9, 8)),
 }  # fmt: skip
 
