@@ -18,11 +18,12 @@ SMALL = ["--device_target", "CPU", "--image_resize", "32", "--num_parallel_worke
 # ... on the tests' small DenseNet (`densenet_test`), for runs where the depth does not matter: it
 # compiles and trains in a fraction of DenseNet-121's time.
 SMALL_NET = [*SMALL, "--model", "densenet_test"]
-# Under pytest-xdist (--dist loadgroup) the tests with this mark run on one worker, one after
-# another: test_resume_points.py's (they share one uninterrupted run) and the multi-rank jobs
-# (two such jobs at once, four MindSpore processes on 2 cores, once crashed a rank with SIGSEGV
-# in MindSpore's teardown on an AVX2 EPYC).
-ONE_WORKER = pytest.mark.xdist_group("one_worker")
+# Under pytest-xdist (--dist loadgroup) the tests of one group run on one worker, one after
+# another. The multi-rank jobs: two at once, four MindSpore processes on 2 cores, once crashed a
+# rank with SIGSEGV in MindSpore's teardown on an AVX2 EPYC. The two groups may run side by side.
+MULTI_RANK = pytest.mark.xdist_group("multi_rank")
+# test_resume_points.py's tests, which share one uninterrupted run (a module-scoped fixture).
+SHARED_RUN = pytest.mark.xdist_group("shared_run")
 
 
 def script_env(**extra) -> dict:

@@ -6,9 +6,9 @@ import subprocess
 
 import pytest
 
-from tests.scripts import ONE_WORKER, ROOT, SMALL_NET, free_port, make_digit_folders, run, start
+from tests.scripts import MULTI_RANK, ROOT, SMALL_NET, free_port, make_digit_folders, run, start
 
-pytestmark = ONE_WORKER  # multi-rank jobs
+pytestmark = MULTI_RANK
 
 DEMO = str(ROOT / "configs" / "densenet" / "densenet_121_demo.yaml")
 

@@ -13,7 +13,7 @@ import pytest
 
 from mindcv.utils import distributed
 from mindcv.utils.errors import MindCVError
-from tests.scripts import ONE_WORKER, ROOT, SMALL_NET, run, script_env
+from tests.scripts import MULTI_RANK, ROOT, SMALL_NET, run, script_env
 
 DEMO = str(ROOT / "configs" / "densenet" / "densenet_121_demo.yaml")
 TINY_RUN = [*SMALL_NET, "--num_samples", "32", "--batch_size", "16", "--warmup_epochs", "0"]
@@ -81,7 +81,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@ONE_WORKER  # a multi-rank job
+@MULTI_RANK
 @pytest.mark.slow
 def test_dead_rank_stops_the_others(tmp_path):
     """SIGKILL rank 1 of 2 in epoch 2: rank 0 and the scheduler stop with one line naming it.

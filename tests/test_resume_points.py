@@ -17,9 +17,7 @@ import numpy as np
 import pytest
 
 from mindcv.models.checkpoint import read_checkpoint
-from tests.scripts import ONE_WORKER, ROOT, SMALL, free_port, run, script_env, start
-
-pytestmark = ONE_WORKER  # the tests share one uninterrupted run
+from tests.scripts import MULTI_RANK, ROOT, SHARED_RUN, SMALL, free_port, run, script_env, start
 
 DEMO = str(ROOT / "configs" / "densenet" / "densenet_121_demo.yaml")
 # 2 epochs of 12 steps, validated, a resume point after every step: every kind of file is
@@ -107,6 +105,7 @@ KILLS = {
 }
 
 
+@SHARED_RUN
 @pytest.mark.slow
 @pytest.mark.parametrize("moment", KILLS, ids=list(KILLS))
 def test_killed_at_any_moment_resumes_to_the_same_run(tmp_path, uninterrupted, moment):
@@ -160,6 +159,7 @@ def stopped_step(log: Path) -> tuple:
     return int(epoch), int(step)
 
 
+@SHARED_RUN
 @pytest.mark.slow
 def test_sigterm_from_a_job_shell_ten_steps_into_epoch_2(tmp_path, uninterrupted):
     """A batch scheduler's job script: the run is a background job of a non-interactive shell,
@@ -189,6 +189,7 @@ def test_sigterm_from_a_job_shell_ten_steps_into_epoch_2(tmp_path, uninterrupted
     assert_same_run(ckpt, uninterrupted)
 
 
+@SHARED_RUN
 @pytest.mark.slow
 def test_sigterm_from_the_parent_at_every_stage_of_a_run(tmp_path, uninterrupted):
     """The run as a direct child, signalled by its parent: SIGTERM in epoch 1's first steps and
@@ -234,6 +235,7 @@ def _running(marker: str) -> bool:
     return False
 
 
+@MULTI_RANK
 @pytest.mark.slow
 def test_sigterm_to_msrun_stops_both_ranks_at_one_step_and_resumes(tmp_path):
     """A scheduler signals the launcher: msrun (2 CPU workers, each in a session of its own) dies
