@@ -83,6 +83,8 @@ FORWARD, DATA, WEIGHTS = "mindcv_conv_forward", "mindcv_conv_backward_data", "mi
 X, W, Y = f32(1, 16, 6, 6), f32(8, 16, 3, 3), f32(1, 8, 6, 6)
 # y, mean, var, ws: ws is 72 bytes, not the 36 (a bit per element) of a blocked BN-ReLU workspace
 BN_OUT = f32(2, 2, 3, 3, 8), f32(16), f32(16), np.zeros(72, np.uint8)
+POOL, STEM = "mindcv_pool_forward", np.array([1, 3, 2, 1], np.int32)  # max 3x3/2, pad 1
+POOL_WS = np.zeros((9, 9, 3), np.uint8)  # (H, W, K) of a 9x9 input with 8 channels
 MISMATCHES = {
     "blocked output of 12 channels": (
         FORWARD,
@@ -104,6 +106,24 @@ MISMATCHES = {
     "ws of another size": ("mindcv_bn_forward", f32(2, 2, 3, 3, 8), f32(16), f32(16), BN_CFG, *BN_OUT),
     "block of 4": ("mindcv_to_blocked", f32(1, 16, 3, 3), f32(1, 4, 3, 3, 4)),
     "plain side of other channels": ("mindcv_to_plain", f32(1, 2, 3, 3, 8), f32(1, 8, 3, 3)),
+    "pooled output of the wrong size": (POOL, f32(1, 8, 9, 9), STEM, f32(1, 8, 4, 4), POOL_WS),
+    "pool ws of another height": (
+        POOL,
+        f32(1, 8, 9, 9),
+        STEM,
+        f32(1, 8, 5, 5),
+        np.zeros((8, 9, 3), np.uint8),
+    ),
+    "pad as large as the window": (
+        POOL,
+        f32(1, 8, 9, 9),
+        np.array([1, 3, 2, 3], np.int32),
+        f32(1, 8, 7, 7),
+        POOL_WS,
+    ),
+    "float32 pool cfg": (POOL, f32(1, 8, 9, 9), STEM.astype(np.float32), f32(1, 8, 5, 5), POOL_WS),
+    "pool stride 0": (POOL, f32(1, 8, 9, 9), np.array([1, 3, 0, 1], np.int32), f32(1, 8, 5, 5), POOL_WS),
+    "pool dx of another layout": ("mindcv_pool_backward", f32(1, 8, 5, 5), POOL_WS, STEM, f32(1, 1, 9, 9, 8)),
 }
 
 
