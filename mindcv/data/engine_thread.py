@@ -19,7 +19,7 @@ __all__ = ["start_engine_on_main_thread"]
 
 
 def start_engine_on_main_thread() -> None:
-    """Make the main thread the dataset engine's master (about 2 ms; a no-op elsewhere or once
-    the engine runs)."""
+    """Make the main thread the dataset engine's master (about 2 ms). On another thread it does
+    nothing; once the engine has started, the tiny dataset it builds changes nothing."""
     if threading.current_thread() is threading.main_thread():
         ds.NumpySlicesDataset([0], shuffle=False).get_dataset_size()

@@ -4,12 +4,15 @@ Parameter names and shapes equal MindCV's, so its published checkpoints load unc
 parameter counts equal torchvision's. Three MindSpore 2.10 facts shape the code:
 - the stem max-pool is a zero border then an unpadded 3x3/2 pool (equal to -inf padding after
   ReLU); `MaxPool2d(pad_mode="pad")` lowers to MaxPool3DWithArgmax, which ONNX cannot export, and
-  the CPU `Pad` kernel was a large part of a train step (docs/performance.md), so the border is concatenated;
+  the CPU `Pad` kernel was a large part of a train step (docs/performance.md), so the border is concatenated
+  (on the native path the stem pool is oneDNN's blocked max pool with padding 1 instead, which is
+  the same after ReLU; the export runs the border and MindSpore's pool);
 - concatenation uses a `Concat` primitive instance: functional `ops.concat` breaks O1 mixed precision;
 - on CPU the convolutions are `mindcv.ops.OneDNNConv2d` (oneDNN's blocked-layout kernels), chosen when this
   module is imported, before any CPU kernel runs (mindcv/ops/native.py says why that moment); the
   dense blocks then keep their activations in oneDNN's blocked layout (mindcv/ops/blocked.py), so
-  their convolutions need no reorders and their BatchNorms run on oneDNN's kernels too.
+  their convolutions need no reorders and their BatchNorms run on oneDNN's kernels too, and so
+  do the stem pool and the transitions (mindcv/ops/pooling.py).
 """
 
 import functools
@@ -258,8 +261,8 @@ class _DenseBlock(nn.Cell):
     once at each end, when every channel count is a multiple of the block (all four DenseNets').
     There, memory_efficient=True passes each layer the tuple of chunks instead (keeping each once),
     and with `return_chunks` the block returns that tuple, in its layout, for the transition after
-    it (which then keeps no concatenation either). Its output is NCHW, a feature map as
-    `feature_info` promises; with `blocked_input` its input already is in the blocked layout.
+    it (which then keeps no concatenation either). Otherwise its output is NCHW, a feature map as
+    `feature_info` promises. With `blocked_input` its input already is in the blocked layout.
     """
 
     def __init__(

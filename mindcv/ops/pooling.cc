@@ -44,7 +44,9 @@ struct Window {
     return kernel >= 1 && kernel <= 64 && stride >= 1 && stride <= 64 && pad >= 0 && pad < kernel;
   }
   // The pooled size of an input size, < 1 if the window does not fit.
-  int64_t Out(int64_t size) const { return (size + 2 * pad - kernel) / stride + 1; }
+  int64_t Out(int64_t size) const {
+    return size + 2 * pad < kernel ? 0 : (size + 2 * pad - kernel) / stride + 1;  // no truncation toward 0
+  }
 };
 
 // The primitive of `kind` for input `dims` (N, C, H, W) in layout `tag`, made at first use.
@@ -148,7 +150,7 @@ int mindcv_pool_backward(int n, void **params, int *ndims, int64_t **shapes, con
 }
 
 // K of ws (H, W, K) for x of (N, C, H, W) in blocks of `block` channels (0: NCHW) and the window
-// {max, kernel, stride, pad}; -1 if the window does not fit or no plan can be made. blocked.py
+// {max, kernel, stride, pad}; -1 if the window does not fit or no plan can be made. pooling.py
 // sizes the ws output with it.
 int64_t mindcv_pool_ws_depth(int64_t n, int64_t c, int64_t h, int64_t w, int64_t block, int64_t max, int64_t kernel,
                              int64_t stride, int64_t pad) {

@@ -122,6 +122,14 @@ MISMATCHES = {
         POOL_WS,
     ),
     "float32 pool cfg": (POOL, f32(1, 8, 9, 9), STEM.astype(np.float32), f32(1, 8, 5, 5), POOL_WS),
+    # avg 2x2/2 on a width of 1: C++'s division rounds (1 - 2) / 2 + 1 up to one output column
+    "window wider than the input": (
+        POOL,
+        f32(1, 8, 9, 1),
+        np.array([0, 2, 2, 0], np.int32),
+        f32(1, 8, 4, 1),
+        np.zeros((9, 1, 1), np.uint8),
+    ),
     "pool stride 0": (POOL, f32(1, 8, 9, 9), np.array([1, 3, 0, 1], np.int32), f32(1, 8, 5, 5), POOL_WS),
     "pool dx of another layout": ("mindcv_pool_backward", f32(1, 8, 5, 5), POOL_WS, STEM, f32(1, 1, 9, 9, 8)),
 }
