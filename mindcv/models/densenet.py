@@ -416,13 +416,6 @@ class DenseNet(nn.Cell):
         num_features = num_init_features
         for i, num_layers in enumerate(block_config):
             last = i == len(block_config) - 1
-            # The transition after the block works in the blocked layout and hands it to the next
-            # block when both fit it (memory_efficient=True on the native path hands the
-            # transition the block's chunks instead).
-            next_input = (num_features + num_layers * growth_rate) // 2
-            blocked_transition = not (last or memory_efficient) and bool(
-                _blocked_library(num_features, next_input, growth_rate, bn_size * growth_rate)
-            )
             block = _DenseBlock(
                 num_layers,
                 num_features,
@@ -439,8 +432,15 @@ class DenseNet(nn.Cell):
                 {"num_chs": num_features, "reduction": 4 * 2**i, "module": f"features.denseblock{i + 1}"}
             )
             stage_ends.append(len(layers) - 1)
-            if block.return_chunks and block.blocked and (num_features // 2) % channel_block(block.blocked):
-                block.return_chunks = False  # the transition's output would not fit the layout
+            # Whether the transition's output (the next block's input) fits the block's layout
+            next_fits = bool(block.blocked) and bool(
+                _blocked_library(num_features // 2, growth_rate, bn_size * growth_rate)
+            )
+            if block.return_chunks and block.blocked and not next_fits:
+                block.return_chunks = False  # the chunked transition could not hand it on blocked
+            # The transition works in the blocked layout, handing it to the next block, when that
+            # block fits it (memory_efficient=True on the native path hands it the chunks instead).
+            blocked_transition = next_fits and not (last or memory_efficient)
             if not last:
                 chunks = num_layers + 1 if block.return_chunks else 0
                 layers[f"transition{i + 1}"] = _Transition(
