@@ -39,37 +39,41 @@ struct Window {
   int64_t kernel = 0, stride = 0, pad = 0;
 
   // False unless 1 <= kernel <= 64, 1 <= stride <= 64 and 0 <= pad < kernel.
-  bool Read(const int32_t *cfg) {
-    max = cfg[0] != 0, kernel = cfg[1], stride = cfg[2], pad = cfg[3];
+  bool Set(int64_t is_max, int64_t k, int64_t s, int64_t p) {
+    max = is_max != 0, kernel = k, stride = s, pad = p;
     return kernel >= 1 && kernel <= 64 && stride >= 1 && stride <= 64 && pad >= 0 && pad < kernel;
   }
-  // The pooled size of an input size, < 1 if the window does not fit.
-  int64_t Out(int64_t size) const {
-    return size + 2 * pad < kernel ? 0 : (size + 2 * pad - kernel) / stride + 1;  // no truncation toward 0
-  }
+  bool Read(const int32_t *cfg) { return Set(cfg[0], cfg[1], cfg[2], cfg[3]); }
+  // The pooled size of an input size, < 1 if the window does not fit (C++'s division truncates
+  // toward 0, so a window wider than the padded input is caught first).
+  int64_t Out(int64_t size) const { return size + 2 * pad < kernel ? 0 : (size + 2 * pad - kernel) / stride + 1; }
 };
 
-// The primitive of `kind` for input `dims` (N, C, H, W) in layout `tag`, made at first use.
+// The primitive of `kind` for input `dims` (N, C, H, W) in layout `tag`: the backward needs the
+// forward's description as its hint.
+dnnl_status_t MakePool(Engine &engine, Kind kind, const int64_t *dims, dnnl_format_tag_t tag, const Window &w,
+                       Op &op) {
+  const int64_t out[4] = {dims[0], dims[1], w.Out(dims[2]), w.Out(dims[3])};
+  MemoryDesc src = Desc(4, dims, dnnl_f32, tag), dst = Desc(4, out, dnnl_f32, tag);
+  const dnnl_dims_t kernel = {w.kernel, w.kernel}, stride = {w.stride, w.stride};
+  const dnnl_dims_t dilation = {0, 0}, pad = {w.pad, w.pad};
+  const auto alg = w.max ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding;
+  Attr attr;
+  MINDCV_TRY(UserScratchpad(attr));
+  PrimitiveDesc fwd, bwd;
+  MINDCV_TRY(Make(fwd, dnnl_pooling_forward_primitive_desc_create, engine.handle.get(), dnnl_forward_training, alg,
+                  src.get(), dst.get(), stride, kernel, dilation, pad, pad, attr.get()));
+  if (kind == kForward) return op.Build(fwd.get());
+  MINDCV_TRY(Make(bwd, dnnl_pooling_backward_primitive_desc_create, engine.handle.get(), alg, src.get(), dst.get(),
+                  stride, kernel, dilation, pad, pad, fwd.get(), attr.get()));
+  return op.Build(bwd.get());
+}
+
+// The primitive of `kind` for input `dims` in layout `tag`, made at first use.
 const Op *GetPlan(Engine &engine, Kind kind, const int64_t *dims, dnnl_format_tag_t tag, const Window &w) {
   static auto &cache = *new PlanCache<Op, 10>();  // never freed, like the engine its plans use
   return cache.Get({kind, dims[0], dims[1], dims[2], dims[3], tag, w.max, w.kernel, w.stride, w.pad},
-                   [&](Op *op) {
-                     const int64_t out[4] = {dims[0], dims[1], w.Out(dims[2]), w.Out(dims[3])};
-                     MemoryDesc src = Desc(4, dims, dnnl_f32, tag), dst = Desc(4, out, dnnl_f32, tag);
-                     const dnnl_dims_t kernel = {w.kernel, w.kernel}, stride = {w.stride, w.stride};
-                     const dnnl_dims_t dilation = {0, 0}, pad = {w.pad, w.pad};
-                     const auto alg = w.max ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding;
-                     Attr attr;
-                     MINDCV_TRY(UserScratchpad(attr));
-                     PrimitiveDesc fwd, bwd;
-                     MINDCV_TRY(Make(fwd, dnnl_pooling_forward_primitive_desc_create, engine.handle.get(), dnnl_forward_training, alg,
-                                     src.get(), dst.get(), stride, kernel, dilation, pad, pad, attr.get()));
-                     if (kind == kForward) return op->Build(fwd.get());
-                     MINDCV_TRY(Make(bwd, dnnl_pooling_backward_primitive_desc_create, engine.handle.get(), alg,
-                                     src.get(), dst.get(), stride, kernel, dilation, pad, pad, fwd.get(),
-                                     attr.get()));
-                     return op->Build(bwd.get());
-                   });
+                   [&](Op *op) { return MakePool(engine, kind, dims, tag, w, *op); });
 }
 
 // K of ws (H, W, K) for input `dims`: enough bytes for the forward's workspace, at least
@@ -127,7 +131,8 @@ int Pool(Kind kind, const Params &p) {
   void *workspace = d[ws_index];
   bool ok = src && dst && scratch.ok();
   if (kind == kBackward) {
-    ok = ok && call.Execute(*plan, {{DNNL_ARG_DIFF_DST, dst.get(), d[B::kDy]}, {DNNL_ARG_DIFF_SRC, src.get(), d[B::kDx]}},
+    ok = ok && call.Execute(*plan,
+                            {{DNNL_ARG_DIFF_DST, dst.get(), d[B::kDy]}, {DNNL_ARG_DIFF_SRC, src.get(), d[B::kDx]}},
                             scratch.Piece(0), workspace);
   } else {
     ok = ok && call.Execute(*plan, {{DNNL_ARG_SRC, src.get(), d[F::kX]}, {DNNL_ARG_DST, dst.get(), d[F::kY]}},
@@ -155,14 +160,11 @@ int mindcv_pool_backward(int n, void **params, int *ndims, int64_t **shapes, con
 int64_t mindcv_pool_ws_depth(int64_t n, int64_t c, int64_t h, int64_t w, int64_t block, int64_t max, int64_t kernel,
                              int64_t stride, int64_t pad) {
   Engine *engine = GetEngine();
-  const int64_t limit = 64;  // beyond it Window::Read refuses; clamping keeps the int32 casts exact
-  const int32_t cfg[4] = {max != 0, static_cast<int32_t>(std::clamp<int64_t>(kernel, 0, limit + 1)),
-                          static_cast<int32_t>(std::clamp<int64_t>(stride, 0, limit + 1)),
-                          static_cast<int32_t>(std::clamp<int64_t>(pad, -1, limit + 1))};
   Window window;
   const int64_t dims[4] = {n, c, h, w};
-  if (!engine || !window.Read(cfg) || std::min({n, c, h, w}) < 1 || (block != 0 && block != 8 && block != 16) ||
-      (block && c % block) || std::min(window.Out(h), window.Out(w)) < 1)
+  const bool layout_ok = (block == 0 || block == 8 || block == 16) && (block == 0 || c % block == 0);
+  if (!engine || !window.Set(max, kernel, stride, pad) || std::min({n, c, h, w}) < 1 || !layout_ok ||
+      std::min(window.Out(h), window.Out(w)) < 1)
     return -1;
   return WorkspaceDepth(*engine, dims, block ? BlockedTag(block) : dnnl_nchw, window);
 }
