@@ -341,8 +341,9 @@ class _Transition(nn.Cell):
         super().__init__()
         self.chunks = chunks
         pool = nn.AvgPool2d(kernel_size=2, stride=2)
-        self.to_blocked = ToBlocked(blocked_library) if to_blocked and not chunks else nn.Identity()
-        if to_blocked and not chunks:
+        blocked = to_blocked and not chunks  # chunks bring their own layout
+        self.to_blocked = ToBlocked(blocked_library) if blocked else nn.Identity()
+        if blocked:
             norm, relu = BlockedBatchNorm2d(blocked_library, num_input_features, relu=True), nn.Identity()
             pool = OneDNNPool2d(blocked_library, pool, 2, 2, max_pool=False)
         else:
