@@ -27,8 +27,13 @@ SHARED_RUN = pytest.mark.xdist_group("shared_run")
 
 
 def script_env(**extra) -> dict:
-    """The environment of a user who activated the venv (msrun/mpirun run `python` from PATH)."""
+    """The environment of a user who activated the venv (msrun/mpirun run `python` from PATH).
+
+    A rank that reaches MindSpore's scheduler before it listens retries after 1 s, not MindSpore's
+    default 3-5 s (MS_RETRY_INTERVAL_LOWER/UPPER): about 3 s less per distributed run's start.
+    """
     env = dict(os.environ, GLOG_v="3", OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    env.update(MS_RETRY_INTERVAL_LOWER="1", MS_RETRY_INTERVAL_UPPER="1")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONPATH"] = str(ROOT)
     env.update(extra)
