@@ -134,6 +134,8 @@ class ThreadPool : public dnnl::threadpool_interop::threadpool_iface {
   static void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
 #endif
   }
   void RunShare() {
