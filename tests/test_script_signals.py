@@ -112,3 +112,34 @@ def test_sigterm_while_the_dataset_starts_its_workers_exits_143_with_one_line(tm
     assert result.returncode == 128 + signal.SIGTERM, result.stderr[-3000:]
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert errors == ["error: stopped by SIGTERM"] and "Traceback" not in result.stderr, result.stderr[-3000:]
+
+
+# validate.py, with a SIGTERM handled the instant one of the dataset's worker threads was started:
+# inside `Thread.start`, whose error path then forgets the thread while it runs on, so the thread's
+# own start fails (the instant of a full run's failure in session 11).
+SIGTERM_AS_A_WORKER_THREAD_STARTS = """
+import os, runpy, signal, sys, threading
+
+start_new_thread = threading._start_new_thread
+
+def start_then_sigterm(function, *args):
+    ident = start_new_thread(function, *args)
+    if type(getattr(function, "__self__", None)).__name__ == "_GeneratorWorkerMt":
+        threading._start_new_thread = start_new_thread  # once
+        os.kill(os.getpid(), signal.SIGTERM)
+    return ident
+
+threading._start_new_thread = start_then_sigterm
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+@pytest.mark.slow
+def test_sigterm_as_a_worker_thread_starts_exits_143_with_one_line(tmp_path, checkpoint):
+    arguments, _ = SCRIPTS["validate"]
+    name, *args = arguments(tmp_path, checkpoint)
+    result = run(["python", "-c", SIGTERM_AS_A_WORKER_THREAD_STARTS, ROOT / name, *args], tmp_path)
+    assert result.returncode == 128 + signal.SIGTERM, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == ["error: stopped by SIGTERM"] and "Traceback" not in result.stderr, result.stderr[-3000:]

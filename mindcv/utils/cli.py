@@ -12,6 +12,7 @@ handlers itself.
 
 import argparse
 import atexit
+import functools
 import os
 import signal
 import sys
@@ -31,6 +32,7 @@ def run_script(main: Callable, parse_args: Callable, argv: Optional[Sequence[str
     debug = "--debug" in argv or "debug=True" in argv
     code = 0
     _signal_stop.clear()
+    sys.unraisablehook = functools.partial(_unraisable_unless_stopped_thread_start, sys.unraisablehook)
     if (
         threading.current_thread() is threading.main_thread()
         and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
@@ -78,6 +80,18 @@ def _stop_on_sigterm(signum, frame):
     _sigterm_default()  # a second SIGTERM (mpirun sends more) acts at once
     _signal_stop.append(RunStopped(f"stopped by {signal.Signals(signum).name}", 128 + signum))
     raise _signal_stop[0]
+
+
+def _unraisable_unless_stopped_thread_start(report: Callable, unraisable) -> None:
+    """A stop signal handled inside `Thread.start`, just after the new thread began, makes
+    Thread.start's error path forget that thread, whose own start then fails with a KeyError
+    that Python reports as unraisable, a traceback on stderr (tests/test_script_signals.py). The
+    script is stopping with its one line; that thread never ran its work and has nothing to add.
+    Anything else goes to `report`, the hook that was in place."""
+    bootstrap = getattr(unraisable.object, "__func__", None) is threading.Thread._bootstrap
+    if _signal_stop and bootstrap and unraisable.exc_type is KeyError:
+        return
+    report(unraisable)
 
 
 def _sigterm_default() -> None:
