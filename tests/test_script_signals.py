@@ -104,16 +104,6 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
 
-@pytest.mark.slow
-def test_sigterm_while_the_dataset_starts_its_workers_exits_143_with_one_line(tmp_path, checkpoint):
-    arguments, _ = SCRIPTS["validate"]
-    name, *args = arguments(tmp_path, checkpoint)
-    result = run(["python", "-c", SIGTERM_AT_WORKER_START, ROOT / name, *args], tmp_path)
-    assert result.returncode == 128 + signal.SIGTERM, result.stderr[-3000:]
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert errors == ["error: stopped by SIGTERM"] and "Traceback" not in result.stderr, result.stderr[-3000:]
-
-
 # validate.py, with a SIGTERM handled the instant one of the dataset's worker threads was started:
 # inside `Thread.start`, whose error path then forgets the thread while it runs on, so the thread's
 # own start fails (the instant of a full run's failure in session 11).
@@ -136,10 +126,15 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 
 
 @pytest.mark.slow
-def test_sigterm_as_a_worker_thread_starts_exits_143_with_one_line(tmp_path, checkpoint):
+@pytest.mark.parametrize(
+    "injected",
+    [SIGTERM_AT_WORKER_START, SIGTERM_AS_A_WORKER_THREAD_STARTS],
+    ids=["dataset_starts_its_workers", "worker_thread_starts"],
+)
+def test_sigterm_at_an_instant_of_the_dataset_start_exits_143_with_one_line(tmp_path, checkpoint, injected):
     arguments, _ = SCRIPTS["validate"]
     name, *args = arguments(tmp_path, checkpoint)
-    result = run(["python", "-c", SIGTERM_AS_A_WORKER_THREAD_STARTS, ROOT / name, *args], tmp_path)
+    result = run(["python", "-c", injected, ROOT / name, *args], tmp_path)
     assert result.returncode == 128 + signal.SIGTERM, result.stderr[-3000:]
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert errors == ["error: stopped by SIGTERM"] and "Traceback" not in result.stderr, result.stderr[-3000:]
