@@ -185,15 +185,26 @@ def test_graph_compile_is_cached_for_the_next_run(tmp_path):
 @pytest.mark.skipif(not HAS_TORCHVISION, reason="torch and torchvision are not installed")
 def test_a_user_script_row_gets_the_same_convolution_path_and_a_ratio(tmp_path):
     path = tmp_path / "bench.json"
-    # Training is what a user's own script does differently; inference is timed as in every row.
-    command = ["--mode", 1, *SMALL_NET, "--user_script", "--compare", "torchvision", "--tasks", "train"]
+    # Training and batch 1: the script's own paths (no init_runtime); batch 16 adds nothing of its own.
+    command = [
+        "--mode",
+        1,
+        *SMALL_NET,
+        "--user_script",
+        "--compare",
+        "torchvision",
+        "--tasks",
+        "train",
+        "latency",
+    ]
     result = run_script("benchmark.py", *command, "--json", path)
     assert result.returncode == 0, result.stderr
     report = json.loads(path.read_text())
     ours, script = report["results"]
     names = (script["framework"], script["mode"], script["amp_level"])
     assert names == ("mindspore user script", "graph", "O0")
-    assert set(script["tasks"]) == {"train"} and script["train_images_per_s"] > 0
+    assert set(script["tasks"]) == {"train", "latency"} and script["train_images_per_s"] > 0
+    assert script["infer_ms_batch1"] > 0
     assert script["conv_path"] == ours["conv_path"] == conv_path()  # a user's script gets the same path
     assert report["torchvision_bf16"] is None  # no bf16 row asked for
     assert [(ratio["framework"], ratio["versus"]) for ratio in report["ratios"]] == [

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import subprocess
 
 import pytest
 
@@ -112,7 +113,11 @@ def _two_nodes(tmp_path, name, script, args):
     codes = [p.wait(timeout=900) for p in nodes]
     if codes != [0, 0]:  # it would wait for the dead node's heartbeat: its verdict is test_faults.py's
         scheduler.kill()
-    codes.insert(0, scheduler.wait(timeout=60))
+    try:
+        codes.insert(0, scheduler.wait(timeout=60))
+    except subprocess.TimeoutExpired:  # hung: killed, and its code says so
+        scheduler.kill()
+        codes.insert(0, scheduler.wait())
     assert not list(tmp_path.glob(f"{name}_node*/scheduler.log"))  # no node started a second one
     return codes, {p.parent.name + "/" + p.name: p.read_text() for p in tmp_path.glob(f"{name}_*/*.log")}
 

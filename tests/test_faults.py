@@ -89,15 +89,16 @@ def test_dead_rank_stops_the_others(tmp_path):
     The ranks are started as msrun starts them (MindSpore's dynamic cluster: a scheduler and
     two workers), but by the test, so it sees each process's exit code and output. Short
     timeouts keep it quick. The heartbeat's is left to init_distributed: the rank timeout plus
-    15 s, as the module documents."""
+    a margin, as the module documents."""
     timeout = 8
-    heartbeat = timeout + 15
+    heartbeat = timeout + distributed._HEARTBEAT_MARGIN
     env = script_env(
         MINDCV_RANK_TIMEOUT=str(timeout),
         MS_WORKER_NUM="2",
         MS_SCHED_HOST="127.0.0.1",
         MS_SCHED_PORT=str(_free_port()),
     )
+    env.pop("MS_NODE_TIMEOUT", None)  # one the shell exported would take its place
     args = [*SMALL_NET, "--num_samples", "4", "--batch_size", "4", "--epoch_size", "100", "--mode", "1"]
     command = [
         sys.executable,
