@@ -20,7 +20,8 @@ SMALL = ["--device_target", "CPU", "--image_resize", "32", "--num_parallel_worke
 SMALL_NET = [*SMALL, "--model", "densenet_test"]
 # Under pytest-xdist (--dist loadgroup) the tests of one group run on one worker, one after
 # another. The multi-rank jobs: two at once, four MindSpore processes on 2 cores, once crashed a
-# rank with SIGSEGV in MindSpore's teardown on an AVX2 EPYC. The two groups may run side by side.
+# rank with SIGSEGV in MindSpore's teardown on an AVX2 EPYC (a rank bound to one core by mpirun on
+# a busy machine: README, Tests). The two groups may run side by side.
 MULTI_RANK = pytest.mark.xdist_group("multi_rank")
 # test_resume_points.py's tests, which share one uninterrupted run (a module-scoped fixture).
 SHARED_RUN = pytest.mark.xdist_group("shared_run")

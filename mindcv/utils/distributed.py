@@ -3,7 +3,10 @@
 msrun sets MindSpore's dynamic-cluster variables itself. Under mpirun, GPU and Ascend initialise
 from OpenMPI as MindSpore documents; MindSpore's CPU collectives only know the dynamic cluster,
 so on CPU the OpenMPI rank variables are mapped onto it here and rank 0 starts the scheduler
-process that msrun would otherwise start.
+process that msrun would otherwise start. There a rank also runs on every CPU mpirun may use, as
+under msrun, unless the user chose a binding (`--bind-to`): OpenMPI's default binds each of up
+to 2 ranks to one core, and a rank confined to one core crashed (SIGSEGV) in MindSpore's
+cluster teardown in about half of the runs on a loaded machine (none in 8 unbound ones).
 
 A rank that dies must not leave the others waiting. mpirun and `msrun --join=True` stop the
 whole job themselves once a rank exits abnormally (msrun then waits for its scheduler). Beyond
@@ -14,6 +17,7 @@ heartbeat (MS_NODE_TIMEOUT), stops with one line naming it, and SIGTERMs the ran
 not waiting in a collective. MS_* variables set by the user are left as they are.
 """
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -238,6 +242,7 @@ def _map_openmpi_to_dynamic_cluster() -> None:
         MS_NODE_ID=str(rank),
         MS_ROLE="MS_WORKER",
     )
+    _run_on_launcher_cpus()
     if rank == 0:
         scheduler = subprocess.Popen(
             [sys.executable, "-c", _SCHEDULER_CODE],
@@ -247,6 +252,21 @@ def _map_openmpi_to_dynamic_cluster() -> None:
         # after its own exit handlers have run.
         _SCHEDULERS.append(scheduler)
     _wait_for_port(host, int(port))
+
+
+def _run_on_launcher_cpus() -> None:
+    """Undo OpenMPI's default binding: every thread of this process may run on the CPUs of its
+    launcher (the parent), unless the user chose a policy (OpenMPI then exports it)."""
+    if "OMPI_MCA_hwloc_base_binding_policy" in os.environ or not hasattr(os, "sched_setaffinity"):
+        return
+    try:
+        cpus = os.sched_getaffinity(os.getppid())
+    except OSError:
+        return
+    # Threads started before now (MindSpore's, at import) keep their own mask: set each one's.
+    for thread_id in os.listdir("/proc/self/task"):
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
+            os.sched_setaffinity(int(thread_id), cpus)
 
 
 def _wait_for_port(host: str, port: int, timeout: float = 120.0) -> None:
