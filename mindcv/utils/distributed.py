@@ -3,9 +3,9 @@
 msrun sets MindSpore's dynamic-cluster variables itself. Under mpirun, GPU and Ascend initialise
 from OpenMPI as MindSpore documents; MindSpore's CPU collectives only know the dynamic cluster,
 so on CPU the OpenMPI rank variables are mapped onto it here and rank 0 starts the scheduler
-process that msrun would otherwise start. There a rank also runs on every CPU mpirun may use, as
-under msrun, unless the user chose a binding (`--bind-to`): OpenMPI's default binds each of up
-to 2 ranks to one core, and a rank confined to one core crashed (SIGSEGV) in MindSpore's
+process that msrun would otherwise start. A rank that OpenMPI's default binding put on a single
+core (it does so for up to 2 ranks) runs on every CPU mpirun may use, as under msrun; a binding
+the user chose (`--bind-to`) stays. A rank confined to one core crashed (SIGSEGV) in MindSpore's
 cluster teardown in about half of the runs on a loaded machine (none in 8 unbound ones).
 
 A rank that dies must not leave the others waiting. mpirun and `msrun --join=True` stop the
@@ -255,9 +255,12 @@ def _map_openmpi_to_dynamic_cluster() -> None:
 
 
 def _run_on_launcher_cpus() -> None:
-    """Undo OpenMPI's default binding: every thread of this process may run on the CPUs of its
-    launcher (the parent), unless the user chose a policy (OpenMPI then exports it)."""
+    """Undo OpenMPI's default binding to a single core: every thread of this process may then run
+    on the CPUs of its launcher (the parent). A policy the user chose is exported by OpenMPI and
+    kept, and so is a default binding to several cores (a socket's, for more than 2 ranks)."""
     if "OMPI_MCA_hwloc_base_binding_policy" in os.environ or not hasattr(os, "sched_setaffinity"):
+        return
+    if len(os.sched_getaffinity(0)) != 1:
         return
     try:
         cpus = os.sched_getaffinity(os.getppid())
