@@ -35,7 +35,7 @@ from ..ops import (
     native_conv_library,
     update_moving_statistics,
 )
-from ..ops.dense_bottleneck import RecomputedDenseBottleneck
+from ..ops.dense_bottleneck import RecomputedDenseBottleneck, StoredDenseBottleneck
 from ..ops.pooling import OneDNNPool2d
 from .factory import load_weights
 from .registry import register_model
@@ -176,9 +176,14 @@ def _recomputed(op, chunks, norm, conv):
     in the backward pass) on the cells' parameters, updating `norm`'s moving statistics once from
     the batch's."""
     y, mean, var = op(chunks, norm.gamma, norm.beta, conv.weight, conv.cfg)
+    _update_from_batch(norm, mean, var, chunks)
+    return y
+
+
+def _update_from_batch(norm, mean, var, chunks):
+    """`norm`'s moving statistics from the batch statistics of the concatenation of `chunks`."""
     first = chunks[0]
     update_moving_statistics(norm, mean, var, first.shape[0] * first.shape[2] * first.shape[3])
-    return y
 
 
 class _DenseLayer(nn.Cell):
@@ -190,6 +195,9 @@ class _DenseLayer(nn.Cell):
     outputs, and in training the bottleneck is one native op that recomputes their concatenation
     and BN-ReLU in the backward pass instead of keeping them (mindcv/ops/dense_bottleneck.py);
     norm2-relu2-conv2 is the same op on the bottleneck's output, so norm2's output is not kept.
+    With `stored_chunks` (the default on the blocked path) the block trains it through
+    `forward_stored` on that tuple too, whose bottleneck keeps the BN-ReLU output but builds no
+    concatenation and takes the earlier chunks' batch statistics from the previous layer.
     """
 
     def __init__(
@@ -201,6 +209,7 @@ class _DenseLayer(nn.Cell):
         memory_efficient: bool,
         blocked_library: Optional[str] = None,
         chunks: int = 0,
+        stored_chunks: int = 0,
     ):
         super().__init__()
         if blocked_library:
@@ -226,6 +235,11 @@ class _DenseLayer(nn.Cell):
             self.recomputed_norm2_conv2 = RecomputedDenseBottleneck(_native_library(), 1, self.norm2.eps)
         else:
             self.recomputed_bottleneck = _RecomputedBottleneck(self.norm1.eps) if memory_efficient else None
+        if stored_chunks:  # the first layer of a block computes all its statistics, the others one chunk's
+            known = stored_chunks > 1
+            self.stored_bottleneck = StoredDenseBottleneck(
+                blocked_library, stored_chunks, self.norm1.eps, known
+            )
 
     def bottleneck(self, x):
         if self.chunks:  # x: the tuple of chunks
@@ -245,6 +259,17 @@ class _DenseLayer(nn.Cell):
         update_moving_statistics(self.recomputed_norms[0], mean, var, x.shape[0] * x.shape[2] * x.shape[3])
         return mean, var
 
+    def forward_stored(self, chunks, known_mean, known_var):
+        """Training on the tuple of chunks, given the batch statistics of all but the last (None
+        in a block's first layer): (the new features, the batch statistics of all chunks)."""
+        norm1 = self.recomputed_norms[0]
+        conv1 = self.conv1
+        x, mean, var = self.stored_bottleneck(
+            chunks, norm1.gamma, norm1.beta, conv1.weight, conv1.cfg, known_mean, known_var
+        )
+        _update_from_batch(norm1, mean, var, chunks)
+        return self.dropout(self.conv2(self.relu2(self.norm2(x)))), mean, var
+
     def construct(self, x):
         x = self.bottleneck(x)
         if self.chunks and self.training:
@@ -261,7 +286,9 @@ class _DenseBlock(nn.Cell):
     once at each end, when every channel count is a multiple of the block (all four DenseNets').
     There, memory_efficient=True passes each layer the tuple of chunks instead (keeping each once),
     and with `return_chunks` the block returns that tuple, in its layout, for the transition after
-    it (which then keeps no concatenation either). Otherwise its output is NCHW, a feature map as
+    it (which then keeps no concatenation either). By default there, training passes each layer
+    the tuple of chunks too, with the previous layer's batch statistics (`forward_stored`), and
+    concatenates once, at the end. Otherwise its output is NCHW, a feature map as
     `feature_info` promises. With `blocked_input` its input already is in the blocked layout.
     """
 
@@ -281,6 +308,7 @@ class _DenseBlock(nn.Cell):
         blocked = _blocked_library(num_input_features, growth_rate, bn_size * growth_rate)
         self.blocked = blocked
         self.chunked = bool(memory_efficient and library)
+        self.stored = bool(blocked and not self.chunked)
         self.return_chunks = self.chunked and return_chunks
         self.cell_list = nn.CellList(
             [
@@ -291,6 +319,7 @@ class _DenseBlock(nn.Cell):
                     memory_efficient=memory_efficient,
                     blocked_library=blocked,
                     chunks=i + 1 if self.chunked else 0,
+                    stored_chunks=i + 1 if self.stored else 0,
                     **layer_kwargs,
                 )
                 for i in range(num_layers)
@@ -308,6 +337,12 @@ class _DenseBlock(nn.Cell):
                 chunks = chunks + (layer(chunks),)
             if self.return_chunks:
                 return chunks
+            return self.to_plain(self.concat(chunks))
+        if self.stored and self.training:
+            chunks, mean, var = (x,), None, None
+            for layer in self.cell_list:
+                out, mean, var = layer.forward_stored(chunks, mean, var)
+                chunks = chunks + (out,)
             return self.to_plain(self.concat(chunks))
         for layer in self.cell_list:
             x = self.concat((x, layer(x)))

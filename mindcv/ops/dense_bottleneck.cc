@@ -22,6 +22,17 @@
 //       and a 1x1 convolution, so y is (N, O, H/2, W/2): a transition layer (BN, ReLU, pool,
 //       conv, as densenet.py's _Transition) on a block's chunks, which keeps neither the block's
 //       concatenation, its BN-ReLU output nor the pooled tensor.
+//   mindcv_dense_bottleneck_stored(chunk_1..K, gamma, beta, w, bn_cfg, conv_cfg) -> y, mean, var,
+//       normed; mindcv_dense_bottleneck_stored_known(..., conv_cfg, known_mean, known_var) -> the
+//       same; mindcv_dense_bottleneck_stored_backward(chunk_1..K, gamma, beta, w, bn_cfg,
+//       conv_cfg, mean, var, normed, dy) -> dchunk_1..K, dgamma, dbeta, dw: the default
+//       (not memory-efficient) layer's bottleneck. It returns the BN-ReLU output `normed` (the
+//       concatenation's shape), which MindSpore keeps for the backward instead of it being
+//       rebuilt, and still builds no concatenation; with known_mean and known_var (the
+//       statistics of all chunks but the last, which the previous layer of the block returned)
+//       it computes only the last chunk's. Against Concat, then BatchNorm-ReLU: no copy of the
+//       concatenation, two statistics passes over it fewer, and one concatenation-sized tensor
+//       kept per layer instead of two.
 // gamma, beta, mean, var: C elements (mean and the biased var of the batch); w: (O, C, S, S), S
 // odd; bn_cfg: float32 {epsilon, relu} as batch_norm.cc's (relu must be 1); conv_cfg: int32
 // {stride, padding, bf16} as conv2d.cc's (stride 1, padding S / 2: the convolution keeps its
@@ -398,11 +409,12 @@ struct ChunkNorm {
 
   // The mean and biased variance of every channel over the batch (two passes, in double, as
   // oneDNN's BatchNorm: the mean first, then the squared deviations from it) into out_mean and
-  // out_var.
-  void Compute(float *out_mean, float *out_var) const {
+  // out_var, from plane `first_plane` on (the earlier ones' are known).
+  void Compute(float *out_mean, float *out_var, int64_t first_plane = 0) const {
     const int64_t n = l.first.dims[0], b = l.block;
     const double count = static_cast<double>(n * l.pixels);
-    GetEngine()->pool.parallel_for(static_cast<int>(planes()), [&](int q, int) {
+    GetEngine()->pool.parallel_for(static_cast<int>(planes() - first_plane), [&](int task, int) {
+      const int64_t q = first_plane + task;
       double sums[kLanes] = {}, squares[kLanes] = {}, lane_mean[kLanes];
       for (int64_t i = 0; i < n; ++i) SumLanes(Source(i, q), values(), sums);
       double channel_mean[kLanes] = {};  // per channel of the plane: lanes l, l + B, ... share one
@@ -447,25 +459,45 @@ bool ForEachSlice(const Layer &l, Fn fn) {
   return true;
 }
 
-int Forward(const Params &p, bool pool) {
-  const int k = p.count - 8;  // K chunks, 5 more inputs, 3 outputs
+// What an entry point computes besides the bottleneck: a transition's pool, or (training
+// without recomputation) the BN-ReLU output returned for the backward to read instead of
+// rebuilding it, and the statistics of all chunks but the last taken as inputs.
+struct Variant {
+  bool pool = false;
+  bool stored = false;  // normed is an output (forward) or an input (backward); never with pool
+  bool known = false;   // the forward's inputs end with known_mean, known_var (stored only)
+};
+
+int Forward(const Params &p, Variant v) {
+  const int known = v.known ? 2 : 0, k = p.count - 8 - known - (v.stored ? 1 : 0);  // 5 inputs, 3 outputs more
   Layer l;
-  if (const char *why = l.Read(p, k, pool)) return Fail(why);
-  const int y = k + 5, mean = k + 6, var = k + 7;
+  if (const char *why = l.Read(p, k, v.pool)) return Fail(why);
+  const int y = k + 5 + known, mean = y + 1, var = y + 2, normed_out = y + 3;
   if (!l.first.Matches(p, y, l.out, l.out_h, l.out_w) || !p.Is(mean, {l.total}) || !p.Is(var, {l.total}))
     return Fail("y, mean or var is not shaped as the bottleneck's output and statistics");
-  Scratch scratch({l.slice * l.ConcatBytes(), l.slice * l.PooledBytes()});
+  if (v.stored && !l.first.Matches(p, normed_out, l.total, l.first.dims[2], l.first.dims[3]))
+    return Fail("normed is not shaped as the chunks' concatenation");
+  const int64_t prefix = v.known ? l.total - l.channels.back() : 0;  // channels of known statistics
+  if (v.known && (k < 2 || !p.Is(k + 5, {prefix}) || !p.Is(k + 6, {prefix})))
+    return Fail("known_mean or known_var is not a float32 vector of the channels before the last chunk");
+  if (v.stored) l.slice = l.first.dims[0];  // the whole batch: normed is the output
+  Scratch scratch({v.stored ? 0 : l.slice * l.ConcatBytes(), l.slice * l.PooledBytes()});
   if (!scratch.ok()) return Fail("out of memory for its scratch");
-  float *normed = reinterpret_cast<float *>(scratch[0]), *pooled = reinterpret_cast<float *>(scratch[1]);
   void **d = p.data;
+  float *normed = v.stored ? static_cast<float *>(d[normed_out]) : reinterpret_cast<float *>(scratch[0]);
+  float *pooled = reinterpret_cast<float *>(scratch[1]);
   float *batch_mean = static_cast<float *>(d[mean]), *batch_var = static_cast<float *>(d[var]);
   const ChunkNorm norm(l, d, batch_mean, batch_var);
-  norm.Compute(batch_mean, batch_var);
+  if (v.known) {  // the earlier chunks' statistics, as the previous layer computed them
+    std::memcpy(batch_mean, d[k + 5], prefix * sizeof(float));
+    std::memcpy(batch_var, d[k + 6], prefix * sizeof(float));
+  }
+  norm.Compute(batch_mean, batch_var, prefix / l.block);
   const size_t y_image = static_cast<size_t>(l.out * l.out_h * l.out_w);  // values of y per image
   const bool ok = ForEachSlice(l, [&](int64_t n0, int64_t count) {
     norm.Apply(n0, count, normed);
     float *conv_in = normed;
-    if (pool) Pooling(l, count).Forward(normed, conv_in = pooled);
+    if (v.pool) Pooling(l, count).Forward(normed, conv_in = pooled);
     return Call(mindcv_conv_forward, {{conv_in, l.Shape(l.total, l.out_h, l.out_w, count)},
                                       {d[k + 2], l.WeightShape()},
                                       {d[k + 4], {3}, "int32"},
@@ -474,13 +506,17 @@ int Forward(const Params &p, bool pool) {
   return ok ? 0 : Fail("its convolution failed");
 }
 
-int Backward(const Params &p, bool pool) {
-  const int k = (p.count - 9) / 2;  // K chunks, 6 more inputs; K gradients, 3 more
+int Backward(const Params &p, Variant v) {
+  const int stored = v.stored ? 3 : 0;  // mean, var and normed between conv_cfg and dy
+  const int k = (p.count - 9 - stored) / 2;  // K chunks, 6 (+3) more inputs; K gradients, 3 more
   Layer l;
-  if (p.count < 11 || p.count % 2 == 0) return Fail("wrong parameter count");
-  if (const char *why = l.Read(p, k, pool)) return Fail(why);
-  const int dy = k + 5, dchunk = k + 6, dgamma = 2 * k + 6, dbeta = 2 * k + 7, dw = 2 * k + 8;
+  if (p.count < 11 + stored || (p.count - stored) % 2 == 0) return Fail("wrong parameter count");
+  if (const char *why = l.Read(p, k, v.pool)) return Fail(why);
+  const int dy = k + 5 + stored, dchunk = dy + 1, dgamma = dchunk + k, dbeta = dgamma + 1, dw = dgamma + 2;
   if (!l.first.Matches(p, dy, l.out, l.out_h, l.out_w)) return Fail("dy is not shaped as y");
+  if (v.stored && (!p.Is(k + 5, {l.total}) || !p.Is(k + 6, {l.total}) ||
+                   !l.first.Matches(p, k + 7, l.total, l.first.dims[2], l.first.dims[3])))
+    return Fail("mean, var or normed is not shaped as the forward's outputs");
   for (int i = 0; i < k; ++i)
     if (!p.SameAs(dchunk + i, i)) return Fail("a chunk's gradient is not shaped as the chunk");
   if (!p.Is(dgamma, {l.total}) || !p.Is(dbeta, {l.total}) || !p.SameAs(dw, k + 2))
@@ -498,32 +534,36 @@ int Backward(const Params &p, bool pool) {
   // turns into the chunks' gradients where the ReLU passed. The weights' gradient is summed over
   // the slices (`dw_slice`). The BatchNorm's backward then runs per chunk, in place in the
   // chunks' gradients (BatchNorm is per channel, so that is the concatenation's), reading x from
-  // the chunks themselves.
+  // the chunks themselves. Stored: the forward's statistics and BN-ReLU output are inputs, read
+  // for the whole batch at once, and the input's gradient goes to the scratch.
+  if (v.stored) l.slice = dims[0];
   const size_t vector_bytes = static_cast<size_t>(l.total) * sizeof(float);
   const size_t weight_values = static_cast<size_t>(l.out * l.total * l.size * l.size);
   Scratch scratch({l.slice * l.ConcatBytes(), l.slice * l.PooledBytes(), 2 * vector_bytes, chunk_ws_bytes,
                    weight_values * sizeof(float)});
   if (!scratch.ok()) return Fail("out of memory for its scratch");
-  float *normed = reinterpret_cast<float *>(scratch[0]), *pooled = reinterpret_cast<float *>(scratch[1]);
-  float *mean = reinterpret_cast<float *>(scratch[2]), *var = mean + l.total, *dw_slice = reinterpret_cast<float *>(scratch[4]);
-  void *ws = scratch[3];
   void **d = p.data;
+  float *normed = v.stored ? static_cast<float *>(d[k + 7]) : reinterpret_cast<float *>(scratch[0]);
+  float *grad_buffer = reinterpret_cast<float *>(scratch[0]), *pooled = reinterpret_cast<float *>(scratch[1]);
+  float *mean = reinterpret_cast<float *>(scratch[2]), *var = mean + l.total, *dw_slice = reinterpret_cast<float *>(scratch[4]);
+  if (v.stored) mean = static_cast<float *>(d[k + 5]), var = static_cast<float *>(d[k + 6]);
+  void *ws = scratch[3];
   const ChunkNorm norm(l, d, mean, var);
-  norm.Compute(mean, var);
+  if (!v.stored) norm.Compute(mean, var);
   const std::vector<int64_t> w_shape = l.WeightShape();
   const Arg w{d[k + 2], w_shape}, conv_cfg{d[k + 4], {3}, "int32"};
   float *dw_total = static_cast<float *>(d[dw]);
   const size_t y_image = static_cast<size_t>(l.out * l.out_h * l.out_w);
   const size_t x_image = static_cast<size_t>(l.channels[0] * l.pixels);  // of the one chunk, when k == 1
   bool ok = ForEachSlice(l, [&](int64_t n0, int64_t count) {
-    norm.Apply(n0, count, normed);
+    if (!v.stored) norm.Apply(n0, count, normed);
     float *conv_in = normed;
-    if (pool) Pooling(l, count).Forward(normed, conv_in = pooled);
+    if (v.pool) Pooling(l, count).Forward(normed, conv_in = pooled);
     const std::vector<int64_t> in_shape = l.Shape(l.total, l.out_h, l.out_w, count);
     const Arg dy_arg{static_cast<float *>(d[dy]) + n0 * y_image, l.Shape(l.out, l.out_h, l.out_w, count)};
     // the convolution's input gradient: over its input (read for its shape only by then), or,
     // with one chunk and no pool, straight into the chunk's gradient
-    float *dconv_in = pool ? pooled : k == 1 ? static_cast<float *>(d[dchunk]) + n0 * x_image : normed;
+    float *dconv_in = v.pool ? pooled : k == 1 ? static_cast<float *>(d[dchunk]) + n0 * x_image : grad_buffer;
     float *dw_out = n0 == 0 ? dw_total : dw_slice;
     if (!Call(mindcv_conv_backward_weights, {{conv_in, in_shape}, w, dy_arg, conv_cfg, {dw_out, w_shape}}) ||
         !Call(mindcv_conv_backward_data, {{conv_in, in_shape}, w, dy_arg, conv_cfg, {dconv_in, in_shape}}))
@@ -531,7 +571,7 @@ int Backward(const Params &p, bool pool) {
     if (n0 != 0)
       for (size_t i = 0; i < weight_values; ++i) dw_total[i] += dw_slice[i];
     const float *grad = dconv_in;
-    if (pool) Pooling(l, count).Backward(pooled, normed), grad = normed;
+    if (v.pool) Pooling(l, count).Backward(pooled, grad_buffer), grad = grad_buffer;
     norm.ReluGradientToChunks(n0, count, grad, d + dchunk);
     return true;
   });
@@ -563,21 +603,36 @@ int Backward(const Params &p, bool pool) {
 extern "C" {
 
 int mindcv_dense_bottleneck(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
-  return Forward({n, params, ndims, shapes, dtypes}, false);
+  return Forward({n, params, ndims, shapes, dtypes}, {});
 }
 
 int mindcv_dense_bottleneck_backward(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *,
                                      void *) {
-  return Backward({n, params, ndims, shapes, dtypes}, false);
+  return Backward({n, params, ndims, shapes, dtypes}, {});
 }
 
 int mindcv_dense_transition(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
-  return Forward({n, params, ndims, shapes, dtypes}, true);
+  return Forward({n, params, ndims, shapes, dtypes}, {/*pool=*/true});
 }
 
 int mindcv_dense_transition_backward(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *,
                                      void *) {
-  return Backward({n, params, ndims, shapes, dtypes}, true);
+  return Backward({n, params, ndims, shapes, dtypes}, {/*pool=*/true});
+}
+
+int mindcv_dense_bottleneck_stored(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *,
+                                   void *) {
+  return Forward({n, params, ndims, shapes, dtypes}, {/*pool=*/false, /*stored=*/true});
+}
+
+int mindcv_dense_bottleneck_stored_known(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes,
+                                         void *, void *) {
+  return Forward({n, params, ndims, shapes, dtypes}, {/*pool=*/false, /*stored=*/true, /*known=*/true});
+}
+
+int mindcv_dense_bottleneck_stored_backward(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes,
+                                            void *, void *) {
+  return Backward({n, params, ndims, shapes, dtypes}, {/*pool=*/false, /*stored=*/true});
 }
 
 }  // extern "C"

@@ -9,6 +9,12 @@ return; its gradient rebuilds them from the chunks (torchvision's `memory_effici
 MindSpore keeps each chunk once. With `pool`, the same op is a transition layer (BatchNorm,
 ReLU, 2x2 average pool, 1x1 convolution) on a block's chunks: the block's concatenation, its
 BN-ReLU output and the pooled tensor are not kept either.
+
+The default (not memory-efficient) dense layer trains on the same chunks through the stored
+variant (`StoredDenseBottleneck`): it returns the BN-ReLU output for the backward instead of
+rebuilding it, and takes the earlier chunks' batch statistics from the previous layer, so a
+layer neither copies the concatenation nor reads it for statistics, and keeps one
+concatenation-sized tensor instead of two.
 """
 
 import importlib.util
@@ -46,50 +52,76 @@ def _layer(shapes, chunks: int, pool: bool = False):
     return n, h, w, block, total, weight[0]
 
 
-def _bottleneck_ops(library: str, chunks: int, pool: bool = False):
+def _bottleneck_ops(library: str, chunks: int, pool: bool = False, stored: bool = False, known: bool = False):
     """The forward Custom op for `chunks` chunks (with `pool`, a transition's); its bprop runs
-    the backward op."""
+    the backward op. `stored`: the forward also returns the BN-ReLU output of the concatenation,
+    which the backward reads instead of rebuilding it; with `known`, it takes the statistics of
+    all chunks but the last (the previous layer's) instead of computing them again."""
     scale = 2 if pool else 1  # y's H and W: x's, halved (floor) by the pool
-    entry = "mindcv_dense_transition" if pool else "mindcv_dense_bottleneck"
+    entry = (
+        "mindcv_dense_transition"
+        if pool
+        else "mindcv_dense_bottleneck_stored"
+        if stored
+        else "mindcv_dense_bottleneck"
+    )
+    extra = 2 if known else 0  # known_mean, known_var after conv_cfg
 
     def forward_shape(*shapes):
         n, h, w, block, total, out = _layer(shapes, chunks, pool)
-        return checks.activation_shape(_OP, "y", n, out, h // scale, w // scale, block), [total], [total]
+        if known:
+            prefix = total - checks.activation(_OP, "the last chunk", shapes[chunks - 1])[1]
+            checks.vector(_OP, "known_mean", shapes[chunks + 5], prefix)
+            checks.vector(_OP, "known_var", shapes[chunks + 6], prefix)
+        y = checks.activation_shape(_OP, "y", n, out, h // scale, w // scale, block)
+        normed = [checks.activation_shape(_OP, "normed", n, total, h, w, block)] if stored else []
+        return (y, [total], [total], *normed)
 
     def backward_shape(*shapes):
-        n, h, w, block, _, out = _layer(shapes, chunks, pool)
+        n, h, w, block, total, out = _layer(shapes, chunks, pool)
         y = checks.activation_shape(_OP, "dy", n, out, h // scale, w // scale, block)
-        checks.same_shape(_OP, "dy", shapes[chunks + 5], y)
+        if stored:
+            checks.vector(_OP, "mean", shapes[chunks + 5], total)
+            checks.vector(_OP, "var", shapes[chunks + 6], total)
+            checks.same_shape(
+                _OP,
+                "normed",
+                shapes[chunks + 7],
+                checks.activation_shape(_OP, "normed", n, total, h, w, block),
+            )
+        checks.same_shape(_OP, "dy", shapes[-1], y)
         return (*shapes[:chunks], shapes[chunks], shapes[chunks + 1], shapes[chunks + 2])
 
-    def expect(types, extra):
-        """Every input float32 but the int32 conv_cfg (then `extra` more float32 inputs)."""
-        checks.dtypes(_OP, types, [ms.float32] * (chunks + 4) + [ms.int32] + [ms.float32] * extra)
+    def expect(types, more):
+        """Every input float32 but the int32 conv_cfg (then `more` more float32 inputs)."""
+        checks.dtypes(_OP, types, [ms.float32] * (chunks + 4) + [ms.int32] + [ms.float32] * more)
         return types[0]
 
     def forward_dtype(*types):
-        return (expect(types, 0),) * 3
+        return (expect(types, extra),) * (4 if stored else 3)
 
     def backward_dtype(*types):
-        return (expect(types, 1),) * (chunks + 3)
+        return (expect(types, 4 if stored else 1),) * (chunks + 3)
 
     backward = ops.Custom(f"{library}:{entry}_backward", backward_shape, backward_dtype, func_type="aot")
 
     forward = ops.Custom(
-        f"{library}:{entry}",
+        f"{library}:{entry}{'_known' if known else ''}",
         forward_shape,
         forward_dtype,
         func_type="aot",
-        bprop=_bprop(library, backward, chunks, pool),
+        bprop=_bprop(library, backward, chunks, pool, stored, known),
     )
     # Graph mode reuses a bprop graph across Custom ops of equal attributes: one per arity and kind
     for op in (forward, backward):
         op.add_prim_attr("chunks", chunks)
         op.add_prim_attr("pool", pool)
+        op.add_prim_attr("stored", stored)
+        op.add_prim_attr("known", known)
     return forward
 
 
-def _bprop(library: str, backward, chunks: int, pool: bool):
+def _bprop(library: str, backward, chunks: int, pool: bool, stored: bool, known: bool):
     """The bprop of a `chunks`-chunk op: backward's gradients, none for the cfgs or statistics.
 
     Graph mode parses a bprop's source file and wants one named parameter per input (`*args` is
@@ -97,15 +129,22 @@ def _bprop(library: str, backward, chunks: int, pool: bool):
     (the build folder, keyed by this file too) and imported from there.
     """
     names = ", ".join(f"chunk{i}" for i in range(chunks))
+    inputs = f"{names}, gamma, beta, weight, bn_cfg, conv_cfg" + (", known_mean, known_var" if known else "")
+    kept = "out[1], out[2], out[3], " if stored else ""  # the forward's statistics and BN-ReLU output
+    zeros = "zeros_like(bn_cfg), zeros_like(conv_cfg)" + (
+        ", zeros_like(known_mean), zeros_like(known_var)" if known else ""
+    )
     source = (
         f'"""Generated by mindcv/ops/dense_bottleneck.py: the bprop of its {chunks}-chunk op."""\n\n\n'
         "def make(backward, zeros_like):\n"
-        f"    def bprop({names}, gamma, beta, weight, bn_cfg, conv_cfg, out, dout):\n"
-        f"        grads = backward({names}, gamma, beta, weight, bn_cfg, conv_cfg, dout[0])\n"
-        "        return grads + (zeros_like(bn_cfg), zeros_like(conv_cfg))\n\n"
+        f"    def bprop({inputs}, out, dout):\n"
+        f"        grads = backward({names}, gamma, beta, weight, bn_cfg, conv_cfg, {kept}dout[0])\n"
+        f"        return grads + ({zeros})\n\n"
         "    return bprop\n"
     )
-    kind = f"{chunks}_pool" if pool else f"{chunks}"
+    kind = (
+        f"{chunks}" + ("_pool" if pool else "") + ("_stored" if stored else "") + ("_known" if known else "")
+    )
     path = Path(library).parent / f"dense_bottleneck_bprop_{kind}.py"
     if not path.exists() or path.read_text() != source:
         atomic_write_bytes(path, source.encode())
@@ -134,3 +173,29 @@ class RecomputedDenseBottleneck(Float32Cell):
 
     def construct(self, chunks, gamma, beta, weight, conv_cfg):
         return self.op(*chunks, gamma, beta, weight, self.bn_cfg, conv_cfg)
+
+
+class StoredDenseBottleneck(Float32Cell):
+    """Training-mode BN-ReLU-Conv1x1 of the concatenation of `chunks` tensors, the bottleneck of
+    the default (not memory-efficient) dense layer on the native path: the concatenation is never
+    built (MindSpore keeps the chunks, once), and the BN-ReLU output is kept for the backward
+    rather than rebuilt. Each layer passes the next its batch statistics, so only the newest
+    chunk's are computed (`known`: every layer of a block but the first).
+
+    Returns (y, mean, var): the dense layer updates norm1's moving statistics from the batch's.
+    """
+
+    def __init__(self, library: str, chunks: int, eps: float, known: bool):
+        super().__init__()
+        self.known = known
+        self.op = _bottleneck_ops(library, chunks, stored=True, known=known)
+        self.bn_cfg = ms.Tensor([eps, 1.0], ms.float32)  # {epsilon, relu}, batch_norm.cc's
+
+    def construct(self, chunks, gamma, beta, weight, conv_cfg, known_mean, known_var):
+        if self.known:
+            y, mean, var, _ = self.op(
+                *chunks, gamma, beta, weight, self.bn_cfg, conv_cfg, known_mean, known_var
+            )
+        else:
+            y, mean, var, _ = self.op(*chunks, gamma, beta, weight, self.bn_cfg, conv_cfg)
+        return y, mean, var

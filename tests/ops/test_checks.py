@@ -85,6 +85,17 @@ X, W, Y = f32(1, 16, 6, 6), f32(8, 16, 3, 3), f32(1, 8, 6, 6)
 BN_OUT = f32(2, 2, 3, 3, 8), f32(16), f32(16), np.zeros(72, np.uint8)
 POOL, STEM = "mindcv_pool_forward", np.array([1, 3, 2, 1], np.int32)  # max 3x3/2, pad 1
 POOL_WS = np.zeros((9, 9, 3), np.uint8)  # (H, W, K) of a 9x9 input with 8 channels
+# the stored bottleneck on two 16-channel chunks: gamma, beta, w (1x1), bn_cfg, conv_cfg
+STORED = "mindcv_dense_bottleneck_stored"
+CHUNKS = f32(1, 16, 6, 6), f32(1, 16, 6, 6)
+STORED_PARAMS = (
+    f32(32),
+    f32(32),
+    f32(8, 32, 1, 1),
+    np.array([1e-5, 1], np.float32),
+    np.array([1, 0, 0], np.int32),
+)
+STORED_OUT = f32(1, 8, 6, 6), f32(32), f32(32), f32(1, 32, 6, 6)  # y, mean, var, normed
 MISMATCHES = {
     "blocked output of 12 channels": (
         FORWARD,
@@ -132,6 +143,33 @@ MISMATCHES = {
     ),
     "pool stride 0": (POOL, f32(1, 8, 9, 9), np.array([1, 3, 0, 1], np.int32), f32(1, 8, 5, 5), POOL_WS),
     "pool dx of another layout": ("mindcv_pool_backward", f32(1, 8, 5, 5), POOL_WS, STEM, f32(1, 1, 9, 9, 8)),
+    "normed of the last chunk's channels": (
+        STORED,
+        *CHUNKS,
+        *STORED_PARAMS,
+        *STORED_OUT[:3],
+        f32(1, 16, 6, 6),
+    ),
+    # the known statistics cover the 16 channels before the last chunk, not all 32
+    "known statistics of every channel": (
+        STORED + "_known",
+        *CHUNKS,
+        *STORED_PARAMS,
+        f32(32),
+        f32(32),
+        *STORED_OUT,
+    ),
+    "stored backward's mean of another length": (
+        STORED + "_backward",
+        *CHUNKS,
+        *STORED_PARAMS,
+        f32(16),
+        f32(32),
+        f32(1, 32, 6, 6),
+        f32(1, 8, 6, 6),
+        *CHUNKS,
+        *STORED_PARAMS[:3],
+    ),
 }
 
 

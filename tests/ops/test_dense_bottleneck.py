@@ -1,6 +1,9 @@
-"""mindcv/ops/dense_bottleneck.py: the recomputed bottleneck op against MindSpore's own ops
-(concat, BatchNorm2d, ReLU, Conv2d), in NCHW and blocked chunks, with the 1x1 convolution of a
-bottleneck and the 3x3 one of a dense layer's second half, and its input checks."""
+"""mindcv/ops/dense_bottleneck.py: the recomputed and the stored bottleneck ops against
+MindSpore's own ops (concat, BatchNorm2d, ReLU, Conv2d), in NCHW and blocked chunks, with the
+1x1 convolution of a bottleneck and the 3x3 one of a dense layer's second half, and their input
+checks."""
+
+import functools
 
 import mindspore as ms
 import numpy as np
@@ -8,7 +11,7 @@ import pytest
 from mindspore import nn, ops
 
 from mindcv.ops import channel_block, native_conv_library
-from mindcv.ops.dense_bottleneck import RecomputedDenseBottleneck
+from mindcv.ops.dense_bottleneck import RecomputedDenseBottleneck, StoredDenseBottleneck
 from mindcv.ops.selftest import relative_error
 
 TOLERANCE = 1e-5
@@ -92,6 +95,49 @@ def assert_native_matches_builtin(builtin_cell, native_cell, chunks, gamma, beta
 def test_values_gradients_and_statistics_match_mindspore_ops(mode, layout):
     chunks, gamma, beta, weight, dy = operands()
     assert_native_matches_builtin(Builtin, Native, chunks, gamma, beta, weight, dy, layout)
+
+
+class NativeStored(Native):
+    """The stored op (the default dense layer's), given the first two chunks' statistics or not."""
+
+    def __init__(self, gamma, beta, weight, known=None):
+        super().__init__(gamma, beta, weight)
+        self.op = StoredDenseBottleneck(library, len(CHANNELS), 1e-5, known=known is not None)
+        self.known = tuple(map(ms.Tensor, known)) if known else (None, None)
+
+    def construct(self, a, b, c, dy):
+        y, mean, var = self.op((a, b, c), self.gamma, self.beta, self.weight, self.cfg, *self.known)
+        return (y * dy).sum(), mean, var
+
+
+@pytest.mark.parametrize("layout", ["nchw", "blocked"])
+@pytest.mark.parametrize("known", [False, True], ids=["computed_statistics", "known_statistics"])
+def test_stored_op_matches_mindspore_ops(mode, layout, known):
+    chunks, gamma, beta, weight, dy = operands()
+    first_two = np.concatenate(chunks[:2], axis=1)
+    statistics = (first_two.mean(axis=(0, 2, 3)), first_two.var(axis=(0, 2, 3))) if known else None
+    native = functools.partial(NativeStored, known=statistics)
+    assert_native_matches_builtin(Builtin, native, chunks, gamma, beta, weight, dy, layout)
+
+
+def test_stored_op_uses_the_known_statistics_as_given():
+    """Known statistics are taken, not computed again: what the op returns for those channels is
+    what it was given (here deliberately not the chunks' own), and the last chunk's are computed."""
+    chunks, gamma, beta, weight, dy = operands()
+    known = (np.full(48, 0.5, np.float32), np.full(48, 2.0, np.float32))
+    _, mean, var = NativeStored(gamma, beta, weight, known)(*map(ms.Tensor, chunks), ms.Tensor(dy))
+    assert np.array_equal(mean.asnumpy()[:48], known[0]) and np.array_equal(var.asnumpy()[:48], known[1])
+    assert relative_error(mean.asnumpy()[48:], chunks[2].mean(axis=(0, 2, 3))) <= TOLERANCE
+    assert relative_error(var.asnumpy()[48:], chunks[2].var(axis=(0, 2, 3))) <= TOLERANCE
+
+
+def test_stored_op_refuses_known_statistics_of_another_length():
+    chunks, gamma, beta, weight, _ = operands()
+    op = StoredDenseBottleneck(library, 3, 1e-5, known=True)
+    params = ms.Tensor(gamma), ms.Tensor(beta), ms.Tensor(weight), ms.Tensor([1, 0, 0], ms.int32)
+    wrong = ms.Tensor(np.zeros(64, np.float32))  # all 64 channels, not the 48 before the last chunk
+    with pytest.raises(ValueError, match=r"DenseBottleneck: known_mean must have shape \[48\]"):
+        op(tuple(map(ms.Tensor, chunks)), *params, wrong, wrong)
 
 
 def test_mismatched_chunks_are_a_clear_error():
