@@ -309,7 +309,7 @@ class _DenseBlock(nn.Cell):
         self.blocked = blocked
         self.chunked = bool(memory_efficient and library)
         self.stored = bool(blocked and not self.chunked)
-        self.return_chunks = self.chunked and return_chunks
+        self.return_chunks = (self.chunked or self.stored) and return_chunks
         self.cell_list = nn.CellList(
             [
                 _DenseLayer(
@@ -343,6 +343,8 @@ class _DenseBlock(nn.Cell):
             for layer in self.cell_list:
                 out, mean, var = layer.forward_stored(chunks, mean, var)
                 chunks = chunks + (out,)
+            if self.return_chunks:  # and the statistics of all but the last, for the transition
+                return chunks, mean, var
             return self.to_plain(self.concat(chunks))
         for layer in self.cell_list:
             x = self.concat((x, layer(x)))
@@ -362,7 +364,9 @@ class _Transition(nn.Cell):
     and pooling in the backward pass instead of keeping them (mindcv/ops/dense_bottleneck.py).
     With `to_blocked` (and no chunks) it changes its NCHW input to `blocked_library`'s layout
     first, runs the BN-ReLU and the pool on oneDNN's blocked kernels and hands the next dense
-    block a blocked output.
+    block a blocked output. With `stored_chunks` too (the default on the blocked path), in
+    training its input is the block's chunks with the batch statistics of all but the last, and
+    all four steps are one native op that keeps only the pooled tensor for the backward.
     """
 
     def __init__(
@@ -372,6 +376,7 @@ class _Transition(nn.Cell):
         chunks: int = 0,
         blocked_library: Optional[str] = None,
         to_blocked: bool = False,
+        stored_chunks: int = 0,
     ):
         super().__init__()
         self.chunks = chunks
@@ -393,11 +398,17 @@ class _Transition(nn.Cell):
                 ]
             )
         )
-        if chunks:
+        if chunks or stored_chunks:
             self.recomputed_norm = (norm,)  # reachable under mixed precision, as in _DenseLayer
+        if chunks:
             self.recomputed = RecomputedDenseBottleneck(_native_library(), chunks, norm.eps, pool=True)
             self.concat = ops.Concat(axis=1)
             self.to_plain = ToPlain(blocked_library) if blocked_library else nn.Identity()
+        self.stored = None
+        if stored_chunks:
+            self.stored = StoredDenseBottleneck(
+                blocked_library, stored_chunks, norm.eps, known=True, pool=True
+            )
 
     def construct(self, x):
         if self.chunks:  # x: the tuple of the block's chunks
@@ -405,6 +416,16 @@ class _Transition(nn.Cell):
                 norm, conv = self.recomputed_norm[0], self.features.conv
                 return self.to_plain(_recomputed(self.recomputed, x, norm, conv))
             x = self.to_plain(self.concat(x))
+        if (
+            self.stored is not None and self.training
+        ):  # x: the block's chunks and their statistics but the last's
+            chunks, known_mean, known_var = x
+            norm, conv = self.recomputed_norm[0], self.features.conv
+            y, mean, var = self.stored(
+                chunks, norm.gamma, norm.beta, conv.weight, conv.cfg, known_mean, known_var
+            )
+            _update_from_batch(norm, mean, var, chunks)
+            return y
         return self.features(self.to_blocked(x))
 
 
@@ -480,7 +501,12 @@ class DenseNet(nn.Cell):
             if not last:
                 chunks = num_layers + 1 if block.return_chunks else 0
                 layers[f"transition{i + 1}"] = _Transition(
-                    num_features, num_features // 2, chunks, block.blocked, to_blocked=blocked_transition
+                    num_features,
+                    num_features // 2,
+                    chunks if block.chunked else 0,
+                    block.blocked,
+                    to_blocked=blocked_transition,
+                    stored_chunks=chunks if block.stored else 0,
                 )
                 num_features //= 2
             input_blocked = blocked_transition

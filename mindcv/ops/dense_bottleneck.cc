@@ -33,6 +33,11 @@
 //       it computes only the last chunk's. Against Concat, then BatchNorm-ReLU: no copy of the
 //       concatenation, two statistics passes over it fewer, and one concatenation-sized tensor
 //       kept per layer instead of two.
+//   mindcv_dense_transition_stored_known(chunk_1..K, gamma, beta, w, bn_cfg, conv_cfg,
+//       known_mean, known_var) -> y, mean, var, pooled; mindcv_dense_transition_stored_backward(
+//       chunk_1..K, ..., conv_cfg, mean, var, pooled, dy) -> as the bottleneck's: the same for a
+//       transition on a block's chunks (the statistics known from the block's last layer), which
+//       keeps the pooled BN-ReLU output (a quarter of the concatenation) for the backward.
 // gamma, beta, mean, var: C elements (mean and the biased var of the batch); w: (O, C, S, S), S
 // odd; bn_cfg: float32 {epsilon, relu} as batch_norm.cc's (relu must be 1); conv_cfg: int32
 // {stride, padding, bf16} as conv2d.cc's (stride 1, padding S / 2: the convolution keeps its
@@ -460,11 +465,12 @@ bool ForEachSlice(const Layer &l, Fn fn) {
 }
 
 // What an entry point computes besides the bottleneck: a transition's pool, or (training
-// without recomputation) the BN-ReLU output returned for the backward to read instead of
-// rebuilding it, and the statistics of all chunks but the last taken as inputs.
+// without recomputation) the convolution's input (the BN-ReLU output, pooled by a transition)
+// returned for the backward to read instead of rebuilding it, and the statistics of all chunks
+// but the last taken as inputs.
 struct Variant {
   bool pool = false;
-  bool stored = false;  // normed is an output (forward) or an input (backward); never with pool
+  bool stored = false;  // the convolution's input is an output (forward) or an input (backward)
   bool known = false;   // the forward's inputs end with known_mean, known_var (stored only)
 };
 
@@ -472,20 +478,22 @@ int Forward(const Params &p, Variant v) {
   const int known = v.known ? 2 : 0, k = p.count - 8 - known - (v.stored ? 1 : 0);  // 5 inputs, 3 outputs more
   Layer l;
   if (const char *why = l.Read(p, k, v.pool)) return Fail(why);
-  const int y = k + 5 + known, mean = y + 1, var = y + 2, normed_out = y + 3;
+  const int y = k + 5 + known, mean = y + 1, var = y + 2, conv_in_out = y + 3;
   if (!l.first.Matches(p, y, l.out, l.out_h, l.out_w) || !p.Is(mean, {l.total}) || !p.Is(var, {l.total}))
     return Fail("y, mean or var is not shaped as the bottleneck's output and statistics");
-  if (v.stored && !l.first.Matches(p, normed_out, l.total, l.first.dims[2], l.first.dims[3]))
-    return Fail("normed is not shaped as the chunks' concatenation");
+  if (v.stored && !l.first.Matches(p, conv_in_out, l.total, l.out_h, l.out_w))
+    return Fail("the stored convolution input is not shaped as the chunks' concatenation (pooled by a transition)");
   const int64_t prefix = v.known ? l.total - l.channels.back() : 0;  // channels of known statistics
   if (v.known && (k < 2 || !p.Is(k + 5, {prefix}) || !p.Is(k + 6, {prefix})))
     return Fail("known_mean or known_var is not a float32 vector of the channels before the last chunk");
-  if (v.stored) l.slice = l.first.dims[0];  // the whole batch: normed is the output
-  Scratch scratch({v.stored ? 0 : l.slice * l.ConcatBytes(), l.slice * l.PooledBytes()});
+  const bool normed_stored = v.stored && !v.pool, pooled_stored = v.stored && v.pool;
+  if (normed_stored) l.slice = l.first.dims[0];  // the whole batch: normed is the output
+  Scratch scratch({normed_stored ? 0 : l.slice * l.ConcatBytes(), pooled_stored ? 0 : l.slice * l.PooledBytes()});
   if (!scratch.ok()) return Fail("out of memory for its scratch");
   void **d = p.data;
-  float *normed = v.stored ? static_cast<float *>(d[normed_out]) : reinterpret_cast<float *>(scratch[0]);
-  float *pooled = reinterpret_cast<float *>(scratch[1]);
+  float *normed = normed_stored ? static_cast<float *>(d[conv_in_out]) : reinterpret_cast<float *>(scratch[0]);
+  float *pooled = pooled_stored ? static_cast<float *>(d[conv_in_out]) : reinterpret_cast<float *>(scratch[1]);
+  const size_t pooled_image = static_cast<size_t>(l.total * l.out_h * l.out_w);  // values per image
   float *batch_mean = static_cast<float *>(d[mean]), *batch_var = static_cast<float *>(d[var]);
   const ChunkNorm norm(l, d, batch_mean, batch_var);
   if (v.known) {  // the earlier chunks' statistics, as the previous layer computed them
@@ -497,7 +505,7 @@ int Forward(const Params &p, Variant v) {
   const bool ok = ForEachSlice(l, [&](int64_t n0, int64_t count) {
     norm.Apply(n0, count, normed);
     float *conv_in = normed;
-    if (v.pool) Pooling(l, count).Forward(normed, conv_in = pooled);
+    if (v.pool) Pooling(l, count).Forward(normed, conv_in = pooled + (pooled_stored ? n0 * pooled_image : 0));
     return Call(mindcv_conv_forward, {{conv_in, l.Shape(l.total, l.out_h, l.out_w, count)},
                                       {d[k + 2], l.WeightShape()},
                                       {d[k + 4], {3}, "int32"},
@@ -507,16 +515,15 @@ int Forward(const Params &p, Variant v) {
 }
 
 int Backward(const Params &p, Variant v) {
-  const int stored = v.stored ? 3 : 0;  // mean, var and normed between conv_cfg and dy
+  const int stored = v.stored ? 3 : 0;  // mean, var and the convolution's input between conv_cfg and dy
   const int k = (p.count - 9 - stored) / 2;  // K chunks, 6 (+3) more inputs; K gradients, 3 more
   Layer l;
   if (p.count < 11 + stored || (p.count - stored) % 2 == 0) return Fail("wrong parameter count");
   if (const char *why = l.Read(p, k, v.pool)) return Fail(why);
   const int dy = k + 5 + stored, dchunk = dy + 1, dgamma = dchunk + k, dbeta = dgamma + 1, dw = dgamma + 2;
   if (!l.first.Matches(p, dy, l.out, l.out_h, l.out_w)) return Fail("dy is not shaped as y");
-  if (v.stored && (!p.Is(k + 5, {l.total}) || !p.Is(k + 6, {l.total}) ||
-                   !l.first.Matches(p, k + 7, l.total, l.first.dims[2], l.first.dims[3])))
-    return Fail("mean, var or normed is not shaped as the forward's outputs");
+  if (v.stored && (!p.Is(k + 5, {l.total}) || !p.Is(k + 6, {l.total}) || !l.first.Matches(p, k + 7, l.total, l.out_h, l.out_w)))
+    return Fail("mean, var or the stored convolution input is not shaped as the forward's outputs");
   for (int i = 0; i < k; ++i)
     if (!p.SameAs(dchunk + i, i)) return Fail("a chunk's gradient is not shaped as the chunk");
   if (!p.Is(dgamma, {l.total}) || !p.Is(dbeta, {l.total}) || !p.SameAs(dw, k + 2))
@@ -534,17 +541,20 @@ int Backward(const Params &p, Variant v) {
   // turns into the chunks' gradients where the ReLU passed. The weights' gradient is summed over
   // the slices (`dw_slice`). The BatchNorm's backward then runs per chunk, in place in the
   // chunks' gradients (BatchNorm is per channel, so that is the concatenation's), reading x from
-  // the chunks themselves. Stored: the forward's statistics and BN-ReLU output are inputs, read
-  // for the whole batch at once, and the input's gradient goes to the scratch.
-  if (v.stored) l.slice = dims[0];
+  // the chunks themselves. Stored: the forward's statistics and the convolution's input are
+  // inputs (the BN-ReLU output read for the whole batch at once), and the input's gradient goes
+  // to the scratch.
+  if (v.stored && !v.pool) l.slice = dims[0];
   const size_t vector_bytes = static_cast<size_t>(l.total) * sizeof(float);
   const size_t weight_values = static_cast<size_t>(l.out * l.total * l.size * l.size);
   Scratch scratch({l.slice * l.ConcatBytes(), l.slice * l.PooledBytes(), 2 * vector_bytes, chunk_ws_bytes,
                    weight_values * sizeof(float)});
   if (!scratch.ok()) return Fail("out of memory for its scratch");
   void **d = p.data;
-  float *normed = v.stored ? static_cast<float *>(d[k + 7]) : reinterpret_cast<float *>(scratch[0]);
-  float *grad_buffer = reinterpret_cast<float *>(scratch[0]), *pooled = reinterpret_cast<float *>(scratch[1]);
+  float *normed = reinterpret_cast<float *>(scratch[0]), *pooled = reinterpret_cast<float *>(scratch[1]);
+  float *grad_buffer = normed;  // the input's gradient, once the convolution's backward has read its input
+  float *stored_conv_in = v.stored ? static_cast<float *>(d[k + 7]) : nullptr;
+  const size_t conv_in_image = static_cast<size_t>(l.total * l.out_h * l.out_w);  // values per image
   float *mean = reinterpret_cast<float *>(scratch[2]), *var = mean + l.total, *dw_slice = reinterpret_cast<float *>(scratch[4]);
   if (v.stored) mean = static_cast<float *>(d[k + 5]), var = static_cast<float *>(d[k + 6]);
   void *ws = scratch[3];
@@ -556,9 +566,9 @@ int Backward(const Params &p, Variant v) {
   const size_t y_image = static_cast<size_t>(l.out * l.out_h * l.out_w);
   const size_t x_image = static_cast<size_t>(l.channels[0] * l.pixels);  // of the one chunk, when k == 1
   bool ok = ForEachSlice(l, [&](int64_t n0, int64_t count) {
+    float *conv_in = stored_conv_in ? stored_conv_in + n0 * conv_in_image : normed;
     if (!v.stored) norm.Apply(n0, count, normed);
-    float *conv_in = normed;
-    if (v.pool) Pooling(l, count).Forward(normed, conv_in = pooled);
+    if (!v.stored && v.pool) Pooling(l, count).Forward(normed, conv_in = pooled);
     const std::vector<int64_t> in_shape = l.Shape(l.total, l.out_h, l.out_w, count);
     const Arg dy_arg{static_cast<float *>(d[dy]) + n0 * y_image, l.Shape(l.out, l.out_h, l.out_w, count)};
     // the convolution's input gradient: over its input (read for its shape only by then), or,
@@ -628,6 +638,16 @@ int mindcv_dense_bottleneck_stored(int n, void **params, int *ndims, int64_t **s
 int mindcv_dense_bottleneck_stored_known(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes,
                                          void *, void *) {
   return Forward({n, params, ndims, shapes, dtypes}, {/*pool=*/false, /*stored=*/true, /*known=*/true});
+}
+
+int mindcv_dense_transition_stored_known(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes,
+                                         void *, void *) {
+  return Forward({n, params, ndims, shapes, dtypes}, {/*pool=*/true, /*stored=*/true, /*known=*/true});
+}
+
+int mindcv_dense_transition_stored_backward(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes,
+                                            void *, void *) {
+  return Backward({n, params, ndims, shapes, dtypes}, {/*pool=*/true, /*stored=*/true});
 }
 
 int mindcv_dense_bottleneck_stored_backward(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes,

@@ -14,7 +14,8 @@ The default (not memory-efficient) dense layer trains on the same chunks through
 variant (`StoredDenseBottleneck`): it returns the BN-ReLU output for the backward instead of
 rebuilding it, and takes the earlier chunks' batch statistics from the previous layer, so a
 layer neither copies the concatenation nor reads it for statistics, and keeps one
-concatenation-sized tensor instead of two.
+concatenation-sized tensor instead of two. Its pooling variant is the transition after such a
+block, which keeps only the pooled tensor.
 """
 
 import importlib.util
@@ -58,14 +59,14 @@ def _bottleneck_ops(library: str, chunks: int, pool: bool = False, stored: bool 
     which the backward reads instead of rebuilding it; with `known`, it takes the statistics of
     all chunks but the last (the previous layer's) instead of computing them again."""
     scale = 2 if pool else 1  # y's H and W: x's, halved (floor) by the pool
-    entry = (
-        "mindcv_dense_transition"
-        if pool
-        else "mindcv_dense_bottleneck_stored"
-        if stored
-        else "mindcv_dense_bottleneck"
-    )
+    entry = ("mindcv_dense_transition" if pool else "mindcv_dense_bottleneck") + ("_stored" if stored else "")
     extra = 2 if known else 0  # known_mean, known_var after conv_cfg
+
+    def conv_input_shape(n, h, w, block, total):
+        """The stored tensor: the BN-ReLU output of the concatenation (pooled by a transition)."""
+        return checks.activation_shape(
+            _OP, "the convolution's input", n, total, h // scale, w // scale, block
+        )
 
     def forward_shape(*shapes):
         n, h, w, block, total, out = _layer(shapes, chunks, pool)
@@ -74,8 +75,9 @@ def _bottleneck_ops(library: str, chunks: int, pool: bool = False, stored: bool 
             checks.vector(_OP, "known_mean", shapes[chunks + 5], prefix)
             checks.vector(_OP, "known_var", shapes[chunks + 6], prefix)
         y = checks.activation_shape(_OP, "y", n, out, h // scale, w // scale, block)
-        normed = [checks.activation_shape(_OP, "normed", n, total, h, w, block)] if stored else []
-        return (y, [total], [total], *normed)
+        if stored:
+            return y, [total], [total], conv_input_shape(n, h, w, block, total)
+        return y, [total], [total]
 
     def backward_shape(*shapes):
         n, h, w, block, total, out = _layer(shapes, chunks, pool)
@@ -83,12 +85,8 @@ def _bottleneck_ops(library: str, chunks: int, pool: bool = False, stored: bool 
         if stored:
             checks.vector(_OP, "mean", shapes[chunks + 5], total)
             checks.vector(_OP, "var", shapes[chunks + 6], total)
-            checks.same_shape(
-                _OP,
-                "normed",
-                shapes[chunks + 7],
-                checks.activation_shape(_OP, "normed", n, total, h, w, block),
-            )
+            stored_shape = conv_input_shape(n, h, w, block, total)
+            checks.same_shape(_OP, "the stored convolution input", shapes[chunks + 7], stored_shape)
         checks.same_shape(_OP, "dy", shapes[-1], y)
         return (*shapes[:chunks], shapes[chunks], shapes[chunks + 1], shapes[chunks + 2])
 
@@ -130,7 +128,7 @@ def _bprop(library: str, backward, chunks: int, pool: bool, stored: bool, known:
     """
     names = ", ".join(f"chunk{i}" for i in range(chunks))
     inputs = f"{names}, gamma, beta, weight, bn_cfg, conv_cfg" + (", known_mean, known_var" if known else "")
-    kept = "out[1], out[2], out[3], " if stored else ""  # the forward's statistics and BN-ReLU output
+    kept = "out[1], out[2], out[3], " if stored else ""  # the forward's statistics and convolution input
     zeros = "zeros_like(bn_cfg), zeros_like(conv_cfg)" + (
         ", zeros_like(known_mean), zeros_like(known_var)" if known else ""
     )
@@ -178,17 +176,20 @@ class RecomputedDenseBottleneck(Float32Cell):
 class StoredDenseBottleneck(Float32Cell):
     """Training-mode BN-ReLU-Conv1x1 of the concatenation of `chunks` tensors, the bottleneck of
     the default (not memory-efficient) dense layer on the native path: the concatenation is never
-    built (MindSpore keeps the chunks, once), and the BN-ReLU output is kept for the backward
-    rather than rebuilt. Each layer passes the next its batch statistics, so only the newest
-    chunk's are computed (`known`: every layer of a block but the first).
+    built (MindSpore keeps the chunks, once), and the convolution's input, the BN-ReLU output, is
+    kept for the backward rather than rebuilt. Each layer passes the next its batch statistics, so
+    only the newest chunk's are computed (`known`: every layer of a block but the first).
 
-    Returns (y, mean, var): the dense layer updates norm1's moving statistics from the batch's.
+    With `pool` it is a transition on a block's chunks (BN, ReLU, 2x2 average pool, 1x1
+    convolution; the statistics known from the block's last layer), keeping the pooled tensor.
+
+    Returns (y, mean, var): the caller updates the norm's moving statistics from the batch's.
     """
 
-    def __init__(self, library: str, chunks: int, eps: float, known: bool):
+    def __init__(self, library: str, chunks: int, eps: float, known: bool, pool: bool = False):
         super().__init__()
         self.known = known
-        self.op = _bottleneck_ops(library, chunks, stored=True, known=known)
+        self.op = _bottleneck_ops(library, chunks, pool=pool, stored=True, known=known)
         self.bn_cfg = ms.Tensor([eps, 1.0], ms.float32)  # {epsilon, relu}, batch_norm.cc's
 
     def construct(self, chunks, gamma, beta, weight, conv_cfg, known_mean, known_var):

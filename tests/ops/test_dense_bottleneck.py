@@ -241,9 +241,27 @@ class NativeTransition(Native):
         self.op = RecomputedDenseBottleneck(library, len(CHANNELS), 1e-5, pool=True)
 
 
+class NativeStoredTransition(NativeStored):
+    """The stored transition (the default path's), given the first two chunks' statistics."""
+
+    def __init__(self, gamma, beta, weight, known):
+        super().__init__(gamma, beta, weight, known)
+        self.op = StoredDenseBottleneck(library, len(CHANNELS), 1e-5, known=True, pool=True)
+
+
+def transition_cell(variant, chunks):
+    """The recomputed transition, or the stored one given the statistics of all chunks but the last."""
+    if variant == "recomputed":
+        return NativeTransition
+    first = np.concatenate(chunks[:-1], axis=1)
+    known = first.mean(axis=(0, 2, 3)), first.var(axis=(0, 2, 3))
+    return functools.partial(NativeStoredTransition, known=known)
+
+
+@pytest.mark.parametrize("variant", ["recomputed", "stored"])
 @pytest.mark.parametrize("layout", ["nchw", "blocked"])
 @pytest.mark.parametrize("size", [(6, 6), (5, 7)])  # odd: the last row or column is in no window
-def test_transition_matches_mindspore_ops(mode, layout, size):
+def test_transition_matches_mindspore_ops(mode, layout, size, variant):
     """pool=True: BN-ReLU-AvgPool-Conv1x1 of the chunks, values, gradients and statistics."""
     rng = np.random.default_rng(2)
     h, w = size
@@ -252,9 +270,8 @@ def test_transition_matches_mindspore_ops(mode, layout, size):
     gamma, beta = (rng.standard_normal(total).astype(np.float32) for _ in range(2))
     weight = rng.standard_normal((OUT, total, 1, 1)).astype(np.float32)
     dy = rng.standard_normal((2, OUT, h // 2, w // 2)).astype(np.float32)
-    assert_native_matches_builtin(
-        BuiltinTransition, NativeTransition, chunks, gamma, beta, weight, dy, layout
-    )
+    native = transition_cell(variant, chunks)
+    assert_native_matches_builtin(BuiltinTransition, native, chunks, gamma, beta, weight, dy, layout)
 
 
 def test_transition_needs_a_1x1_weight():
@@ -281,19 +298,21 @@ def off_the_relu_kink(chunks, gamma, beta):
     return np.split(x, np.cumsum([c.shape[1] for c in chunks])[:-1], axis=1)
 
 
-@pytest.mark.parametrize(
-    "cells", [(Builtin, Native), (BuiltinTransition, NativeTransition)], ids=["bottleneck", "transition"]
-)
-def test_a_batch_rebuilt_in_slices_matches_mindspore_ops(cells):
+@pytest.mark.parametrize("op", ["bottleneck", "recomputed_transition", "stored_transition"])
+def test_a_batch_rebuilt_in_slices_matches_mindspore_ops(op):
     """At 192x192 an image's concatenation of 64 channels is 9.4 MB, so the op rebuilds it (and
     recomputes the ReLU's gradient) 3 images at a time within its 32 MB: a batch of 4 is a slice
-    of 3 and one of 1, and the weights' gradient is summed over them."""
+    of 3 and one of 1, and the weights' gradient is summed over them. The stored transition
+    writes and reads its pooled tensor a slice at a time too."""
     rng = np.random.default_rng(3)
     chunks = [(rng.standard_normal((4, c, 192, 192)) * 2 + 1).astype(np.float32) for c in CHANNELS]
     total = sum(CHANNELS)
     gamma, beta = (rng.standard_normal(total).astype(np.float32) for _ in range(2))
     chunks = off_the_relu_kink(chunks, gamma, beta)
     weight = rng.standard_normal((OUT, total, 1, 1)).astype(np.float32)
-    side = 96 if cells[1] is NativeTransition else 192
+    if op == "bottleneck":
+        builtin, native, side = Builtin, Native, 192
+    else:
+        builtin, native, side = BuiltinTransition, transition_cell(op.split("_")[0], chunks), 96
     dy = rng.standard_normal((4, OUT, side, side)).astype(np.float32)
-    assert_native_matches_builtin(*cells, chunks, gamma, beta, weight, dy, "blocked")
+    assert_native_matches_builtin(builtin, native, chunks, gamma, beta, weight, dy, "blocked")
