@@ -261,6 +261,11 @@ class Scratch {
   explicit Scratch(std::initializer_list<size_t> parts) {
     size_t total = 0;
     for (size_t bytes : parts) offsets_.push_back(total), total += (bytes + 63) / 64 * 64;
+    if (total == 0) {  // a call with no scratch (a stored forward) leaves the kept region to the
+      region_ = &own_;  // calls that need it: shrinking it made each backward fault it in again
+      ok_ = true;
+      return;
+    }
     {
       std::lock_guard<std::mutex> lock(kept_.mu);
       region_ = kept_.busy ? &own_ : &kept_.region;
