@@ -172,7 +172,7 @@ def test_memory_efficient_on_the_native_path_recomputes_from_the_chunks():
     bottleneck is the native op; the blocks stay in the blocked layout."""
     model = create_model("densenet_test", memory_efficient=True)
     block = model.features.denseblock1
-    assert block.chunked and isinstance(model.features.pool0[0], ToBlocked)  # blocked from the stem pool on
+    assert block.chunked and isinstance(model.features.norm0.to_blocked, ToBlocked)  # blocked from norm0 on
     assert [layer.chunks for layer in block.cell_list] == [1, 2]
     for layer in block.cell_list:
         assert isinstance(layer.recomputed_bottleneck, RecomputedDenseBottleneck)

@@ -118,9 +118,11 @@ def trained(network):
 @pytest.mark.slow
 def test_densenet_blocks_work_blocked_and_equal_plain_blocks(mode, monkeypatch):
     ours, theirs = small(), plain_small(monkeypatch)
-    # ours: blocked from the stem pool on, NCHW at each block's end (a feature map), blocked again
-    # in the transition; theirs: NCHW throughout
-    assert [type(c) for c in ours.features.pool0] == [ToBlocked, OneDNNPool2d]
+    # ours: blocked from norm0 on (one BN-ReLU op), NCHW at each block's end (a feature map),
+    # blocked again in the transition; theirs: NCHW throughout
+    stem = ours.features
+    assert isinstance(stem.norm0, BlockedBatchNorm2d) and isinstance(stem.norm0.to_blocked, ToBlocked)
+    assert isinstance(stem.relu0, nn.Identity) and isinstance(stem.pool0, OneDNNPool2d)
     transition = ours.features.transition1
     assert isinstance(transition.to_blocked, ToBlocked) and isinstance(transition.features.pool, OneDNNPool2d)
     assert isinstance(ours.features.denseblock2.to_blocked, nn.Identity)
@@ -138,7 +140,9 @@ def test_blocks_that_do_not_fit_stay_plain_and_recomputed_ones_blocked():
     assert isinstance(block.to_blocked, nn.Identity)
     assert not any(isinstance(cell, BlockedBatchNorm2d) for _, cell in block.cells_and_names())
     recomputed = DenseNet(growth_rate=16, block_config=(2,), num_init_features=16, memory_efficient=True)
-    assert isinstance(recomputed.features.pool0[0], ToBlocked)  # its chunks are blocked from the stem on
+    assert isinstance(
+        recomputed.features.norm0.to_blocked, ToBlocked
+    )  # its chunks are blocked from the stem on
 
 
 def test_builtin_convolutions_runs_every_blocked_cell_as_mindspore_ops(mode):
