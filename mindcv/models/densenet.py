@@ -418,10 +418,8 @@ class _Transition(nn.Cell):
                 norm, conv = self.recomputed_norm[0], self.features.conv
                 return self.to_plain(_recomputed(self.recomputed, x, norm, conv))
             x = self.to_plain(self.concat(x))
-        if (
-            self.stored is not None and self.training
-        ):  # x: the block's chunks and their statistics but the last's
-            chunks, known_mean, known_var = x
+        if self.stored is not None and self.training:
+            chunks, known_mean, known_var = x  # the block's chunks, the statistics of all but the last
             norm, conv = self.recomputed_norm[0], self.features.conv
             y, mean, var = self.stored(
                 chunks, norm.gamma, norm.beta, conv.weight, conv.cfg, known_mean, known_var

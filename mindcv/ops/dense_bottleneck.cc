@@ -9,9 +9,9 @@
 // MindSpore keeps only the chunks (once) between forward and backward; the backward op rebuilds
 // it from the chunks (torchvision's memory_efficient=True, which also keeps the 3x3
 // convolution's input: here the second call rebuilds that from conv1's output too, so a layer
-// keeps 128 + 32 channels, not 288). The batch statistics and the BN-ReLU are computed here
-// (ChunkNorm), with oneDNN's formula; the convolutions are the library's own entry points
-// (conv2d.cc), and the BatchNorm's backward too (batch_norm.cc). Entry
+// keeps 128 + 32 channels, not 288). The batch statistics, the BN-ReLU and their gradients are
+// computed here (ChunkNorm), with oneDNN's formulas; the convolutions are the library's own
+// entry points (conv2d.cc). Entry
 // points (inputs then outputs; K >= 1 chunks, all float32 activations in one layout with one N,
 // H, W; C their total channels; O the convolution's output channels):
 //   mindcv_dense_bottleneck(chunk_1..K, gamma, beta, w, bn_cfg, conv_cfg) -> y, mean, var
@@ -59,12 +59,10 @@
 
 #include "onednn_runtime.h"
 
-extern "C" {  // the library's own entry points (batch_norm.cc, conv2d.cc)
-int mindcv_bn_backward(int, void **, int *, int64_t **, const char **, void *, void *);
+extern "C" {  // the library's own entry points (conv2d.cc)
 int mindcv_conv_forward(int, void **, int *, int64_t **, const char **, void *, void *);
 int mindcv_conv_backward_data(int, void **, int *, int64_t **, const char **, void *, void *);
 int mindcv_conv_backward_weights(int, void **, int *, int64_t **, const char **, void *, void *);
-int64_t mindcv_bn_relu_workspace_bytes(int64_t, int64_t, int64_t, int64_t, int64_t);
 }
 
 namespace {
@@ -358,19 +356,66 @@ MINDCV_VECTORIZED void NormalizeRelu(const float *x, float *y, int64_t count, co
 }
 
 // d[j] = g[j] where (x[j] - mean) * scale + beta, x's BatchNorm, is positive, else 0, for
-// j < count: the ReLU's gradient. g and d may be one array.
-MINDCV_VECTORIZED void ReluGradient(const float *x, const float *g, float *d, int64_t count, const Lanes &lanes) {
+// j < count: the ReLU's gradient; and, per lane i (j = i mod kLanes), in double, sum_g[i] += d[j]
+// and sum_gx[i] += d[j] * (x[j] - mean): the two sums the BatchNorm's backward needs. g and d
+// may be one array.
+MINDCV_VECTORIZED void ReluGradientSums(const float *x, const float *g, float *d, int64_t count, const Lanes &lanes,
+                                        double *sum_g, double *sum_gx) {
+  // float partial sums over runs of kRun blocks, added to double ones after each run: a double
+  // in the inner loop keeps the compiler from vectorizing it (measured: scalar code, 20% slower
+  // training), and a float sum of kRun values loses nothing measurable
+  constexpr int kRun = 64;
+  double total_g[kLanes] = {}, total_gx[kLanes] = {};
+  float acc_g[kLanes] = {}, acc_gx[kLanes] = {};
+  const auto flush = [&] {
+    for (int i = 0; i < kLanes; ++i) total_g[i] += acc_g[i], total_gx[i] += acc_gx[i], acc_g[i] = acc_gx[i] = 0.f;
+  };
+  int64_t j = 0;
+  for (int run = 1; j + kLanes <= count; j += kLanes, ++run) {
+    float v[kLanes], in[kLanes];
+    std::memcpy(v, g + j, sizeof(v));  // loaded whole, so the selection below is branch-free
+    std::memcpy(in, x + j, sizeof(in));
+    for (int i = 0; i < kLanes; ++i) {
+      const float centered = in[i] - lanes.mean[i];
+      v[i] = centered * lanes.scale[i] + lanes.beta[i] > 0.f ? v[i] : 0.f;
+      acc_g[i] += v[i];
+      acc_gx[i] += v[i] * centered;
+    }
+    std::memcpy(d + j, v, sizeof(v));
+    if (run == kRun) flush(), run = 0;
+  }
+  for (; j < count; ++j) {
+    const int i = static_cast<int>(j % kLanes);
+    const float centered = x[j] - lanes.mean[i];
+    d[j] = centered * lanes.scale[i] + lanes.beta[i] > 0.f ? g[j] : 0.f;
+    acc_g[i] += d[j], acc_gx[i] += d[j] * centered;
+  }
+  flush();
+  for (int i = 0; i < kLanes; ++i) sum_g[i] += total_g[i], sum_gx[i] += total_gx[i];
+}
+
+// Per-channel constants of the BatchNorm's input gradient, repeating every kLanes values.
+struct GradientLanes {
+  float mean[kLanes], scale[kLanes], mean_g[kLanes], slope[kLanes];
+};
+
+// d[j] = (d[j] - mean_g - (x[j] - mean) * slope) * scale for j < count: the BatchNorm's input
+// gradient (batch statistics) from the gradient of its output, in place, as oneDNN computes it:
+// scale = gamma / sqrt(var + eps), mean_g = sum(dy) / M, slope = sum(dy * (x - mean)) / (M (var
+// + eps)), M values per channel.
+MINDCV_VECTORIZED void BatchNormGradient(const float *x, float *d, int64_t count, const GradientLanes &lanes) {
   int64_t j = 0;
   for (; j + kLanes <= count; j += kLanes) {
-    float v[kLanes];
-    std::memcpy(v, g + j, sizeof(v));  // loaded whole, so the selection below is branch-free
+    float v[kLanes], in[kLanes];
+    std::memcpy(v, d + j, sizeof(v));
+    std::memcpy(in, x + j, sizeof(in));
     for (int i = 0; i < kLanes; ++i)
-      v[i] = (x[j + i] - lanes.mean[i]) * lanes.scale[i] + lanes.beta[i] > 0.f ? v[i] : 0.f;
+      v[i] = (v[i] - lanes.mean_g[i] - (in[i] - lanes.mean[i]) * lanes.slope[i]) * lanes.scale[i];
     std::memcpy(d + j, v, sizeof(v));
   }
   for (; j < count; ++j) {
     const int i = static_cast<int>(j % kLanes);
-    d[j] = (x[j] - lanes.mean[i]) * lanes.scale[i] + lanes.beta[i] > 0.f ? g[j] : 0.f;
+    d[j] = (d[j] - lanes.mean_g[i] - (x[j] - lanes.mean[i]) * lanes.slope[i]) * lanes.scale[i];
   }
 }
 
@@ -450,13 +495,48 @@ struct ChunkNorm {
 
   // For images n0 .. n0 + count - 1: each chunk's part of `grad` (the gradient of the
   // concatenation's BN-ReLU output, those images) where the ReLU passed, 0 elsewhere, into that
-  // chunk's gradient (which may be `grad` itself with one chunk).
-  void ReluGradientToChunks(int64_t n0, int64_t count, const float *grad, void **dchunks) const {
-    GetEngine()->pool.parallel_for(static_cast<int>(count * planes()), [&](int task, int) {
-      const int64_t n = task / planes(), q = task % planes();
-      const float *x = Source(n0 + n, q);
+  // chunk's gradient (which may be `grad` itself with one chunk); per channel c, the sums of that
+  // gradient and of it times (x - mean) added to sums[c] and sums[C + c] (2 C doubles).
+  void ReluGradientToChunks(int64_t n0, int64_t count, const float *grad, void **dchunks, double *sums) const {
+    const int64_t b = l.block;
+    GetEngine()->pool.parallel_for(static_cast<int>(planes()), [&](int q, int) {  // a plane's sums in one task
+      double sum_g[kLanes] = {}, sum_gx[kLanes] = {};
+      const Lanes lanes = LanesOf(q);
+      for (int64_t n = 0; n < count; ++n) {
+        const float *x = Source(n0 + n, q);
+        float *d = static_cast<float *>(dchunks[chunk_of[q]]) + (x - static_cast<const float *>(chunks[chunk_of[q]]));
+        ReluGradientSums(x, grad + (n * planes() + q) * values(), d, values(), lanes, sum_g, sum_gx);
+      }
+      for (int lane = 0; lane < kLanes; ++lane)
+        sums[q * b + lane % b] += sum_g[lane], sums[l.total + q * b + lane % b] += sum_gx[lane];
+    });
+  }
+
+  // The BatchNorm's backward, in place in the chunks' gradients (the ReLU's, from
+  // ReluGradientToChunks over the whole batch, with its `sums`), reading x from the chunks;
+  // dgamma and dbeta from the sums.
+  void BatchNormGradientOfChunks(void **dchunks, const double *sums, float *dgamma, float *dbeta) const {
+    const int64_t n = l.first.dims[0], b = l.block;
+    const double count = static_cast<double>(n * l.pixels);
+    for (int64_t c = 0; c < l.total; ++c) {
+      const double inv_std = 1.0 / std::sqrt(static_cast<double>(var[c]) + eps);
+      dgamma[c] = static_cast<float>(sums[l.total + c] * inv_std);
+      dbeta[c] = static_cast<float>(sums[c]);
+    }
+    GetEngine()->pool.parallel_for(static_cast<int>(n * planes()), [&](int task, int) {
+      const int64_t image = task / planes(), q = task % planes();
+      GradientLanes lanes;
+      for (int lane = 0; lane < kLanes; ++lane) {
+        const int64_t c = q * b + lane % b;
+        const double variance = static_cast<double>(var[c]) + eps;
+        lanes.mean[lane] = mean[c];
+        lanes.scale[lane] = static_cast<float>(gamma[c] / std::sqrt(variance));
+        lanes.mean_g[lane] = static_cast<float>(sums[c] / count);
+        lanes.slope[lane] = static_cast<float>(sums[l.total + c] / (count * variance));
+      }
+      const float *x = Source(image, q);
       float *d = static_cast<float *>(dchunks[chunk_of[q]]) + (x - static_cast<const float *>(chunks[chunk_of[q]]));
-      ReluGradient(x, grad + (n * planes() + q) * values(), d, values(), LanesOf(q));
+      BatchNormGradient(x, d, values(), lanes);
     });
   }
 };
@@ -534,25 +614,19 @@ int Backward(const Params &p, Variant v) {
   if (!p.Is(dgamma, {l.total}) || !p.Is(dbeta, {l.total}) || !p.SameAs(dw, k + 2))
     return Fail("dgamma, dbeta or dw is not shaped as gamma, beta or w");
   const int64_t *dims = l.first.dims;
-  size_t chunk_ws_bytes = 0;  // the BN backward of one chunk wants a ws (unused without relu)
-  for (int64_t c : l.channels) {
-    const int64_t ws = mindcv_bn_relu_workspace_bytes(dims[0], c, dims[2], dims[3], l.first.block);
-    if (ws < 1) return Fail("oneDNN has no BatchNorm for a chunk");
-    chunk_ws_bytes = std::max(chunk_ws_bytes, static_cast<size_t>(ws));
-  }
   // Per slice of the batch: the BN-ReLU output of its images' concatenation in `normed` (pooled
   // into `pooled` by a transition), which the convolution's backward reads; then the gradient of
-  // that input over it (unpooled into `normed` by a transition), which ReluGradientToChunks
-  // turns into the chunks' gradients where the ReLU passed. The weights' gradient is summed over
-  // the slices (`dw_slice`). The BatchNorm's backward then runs per chunk, in place in the
-  // chunks' gradients (BatchNorm is per channel, so that is the concatenation's), reading x from
-  // the chunks themselves. Stored: the forward's statistics and the convolution's input are
-  // inputs (the BN-ReLU output read for the whole batch at once), and the input's gradient goes
-  // to the scratch.
+  // that input (in `grad_buffer`, unpooled there by a transition), which ReluGradientToChunks
+  // turns into the chunks' gradients where the ReLU passed, summing per channel what the
+  // BatchNorm's backward needs. The weights' gradient is summed over the slices (`dw_slice`).
+  // The BatchNorm's backward then runs in place in the chunks' gradients (BatchNorm is per
+  // channel, so that is the concatenation's), reading x from the chunks themselves: one pass, as
+  // the sums are already there. Stored: the forward's statistics and the convolution's input are
+  // inputs (the BN-ReLU output read for the whole batch at once).
   if (v.stored && !v.pool) l.slice = dims[0];
   const size_t vector_bytes = static_cast<size_t>(l.total) * sizeof(float);
   const size_t weight_values = static_cast<size_t>(l.out * l.total * l.size * l.size);
-  Scratch scratch({l.slice * l.ConcatBytes(), l.slice * l.PooledBytes(), 2 * vector_bytes, chunk_ws_bytes,
+  Scratch scratch({l.slice * l.ConcatBytes(), l.slice * l.PooledBytes(), 2 * vector_bytes, 2 * l.total * sizeof(double),
                    weight_values * sizeof(float)});
   if (!scratch.ok()) return Fail("out of memory for its scratch");
   void **d = p.data;
@@ -562,7 +636,8 @@ int Backward(const Params &p, Variant v) {
   const size_t conv_in_image = static_cast<size_t>(l.total * l.out_h * l.out_w);  // values per image
   float *mean = reinterpret_cast<float *>(scratch[2]), *var = mean + l.total, *dw_slice = reinterpret_cast<float *>(scratch[4]);
   if (v.stored) mean = static_cast<float *>(d[k + 5]), var = static_cast<float *>(d[k + 6]);
-  void *ws = scratch[3];
+  double *sums = reinterpret_cast<double *>(scratch[3]);  // per channel: of the ReLU's gradient, and times x - mean
+  std::fill(sums, sums + 2 * l.total, 0.0);
   const ChunkNorm norm(l, d, mean, var);
   if (!v.stored) norm.Compute(mean, var);
   const std::vector<int64_t> w_shape = l.WeightShape();
@@ -587,30 +662,12 @@ int Backward(const Params &p, Variant v) {
       for (size_t i = 0; i < weight_values; ++i) dw_total[i] += dw_slice[i];
     const float *grad = dconv_in;
     if (v.pool) Pooling(l, count).Backward(pooled, grad_buffer), grad = grad_buffer;
-    norm.ReluGradientToChunks(n0, count, grad, d + dchunk);
+    norm.ReluGradientToChunks(n0, count, grad, d + dchunk, sums);
     return true;
   });
   if (!ok) return Fail("its convolution failed");
-  const float no_relu[2] = {norm.eps, 0.f};  // the ReLU's gradient is applied
-  int64_t at = 0;
-  for (int i = 0; i < k && ok; ++i) {
-    const int64_t c = l.channels[i];
-    const std::vector<int64_t> shape = l.Shape(c);
-    const auto slice = [&](void *v) { return Arg{static_cast<float *>(v) + at, {c}}; };
-    ok = Call(mindcv_bn_backward,
-              {{d[i], shape},
-               {ws, {mindcv_bn_relu_workspace_bytes(dims[0], c, dims[2], dims[3], l.first.block)}, "uint8"},
-               {d[dchunk + i], shape},
-               slice(d[k]),
-               slice(mean),
-               slice(var),
-               {const_cast<float *>(no_relu), {2}},
-               {d[dchunk + i], shape},
-               slice(d[dgamma]),
-               slice(d[dbeta])});
-    at += c;
-  }
-  return ok ? 0 : Fail("its BatchNorm failed");
+  norm.BatchNormGradientOfChunks(d + dchunk, sums, static_cast<float *>(d[dgamma]), static_cast<float *>(d[dbeta]));
+  return 0;
 }
 
 }  // namespace
