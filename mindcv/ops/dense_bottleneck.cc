@@ -33,8 +33,8 @@
 //       it computes only the last chunk's. Against Concat, then BatchNorm-ReLU: no copy of the
 //       concatenation, two statistics passes over it fewer, and one concatenation-sized tensor
 //       kept per layer instead of two.
-//   mindcv_dense_transition_stored_known(chunk_1..K, gamma, beta, w, bn_cfg, conv_cfg,
-//       known_mean, known_var) -> y, mean, var, pooled; mindcv_dense_transition_stored_backward(
+//   mindcv_dense_transition_stored[_known](chunk_1..K, gamma, beta, w, bn_cfg, conv_cfg[,
+//       known_mean, known_var]) -> y, mean, var, pooled; mindcv_dense_transition_stored_backward(
 //       chunk_1..K, ..., conv_cfg, mean, var, pooled, dy) -> as the bottleneck's: the same for a
 //       transition on a block's chunks (the statistics known from the block's last layer), which
 //       keeps the pooled BN-ReLU output (a quarter of the concatenation) for the backward.
@@ -700,6 +700,11 @@ int mindcv_dense_bottleneck_stored(int n, void **params, int *ndims, int64_t **s
 int mindcv_dense_bottleneck_stored_known(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes,
                                          void *, void *) {
   return Forward({n, params, ndims, shapes, dtypes}, {/*pool=*/false, /*stored=*/true, /*known=*/true});
+}
+
+int mindcv_dense_transition_stored(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *,
+                                   void *) {
+  return Forward({n, params, ndims, shapes, dtypes}, {/*pool=*/true, /*stored=*/true});
 }
 
 int mindcv_dense_transition_stored_known(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes,

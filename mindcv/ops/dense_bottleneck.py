@@ -55,9 +55,10 @@ def _layer(shapes, chunks: int, pool: bool = False):
 
 def _bottleneck_ops(library: str, chunks: int, pool: bool = False, stored: bool = False, known: bool = False):
     """The forward Custom op for `chunks` chunks (with `pool`, a transition's); its bprop runs
-    the backward op. `stored`: the forward also returns the BN-ReLU output of the concatenation,
-    which the backward reads instead of rebuilding it; with `known`, it takes the statistics of
-    all chunks but the last (the previous layer's) instead of computing them again."""
+    the backward op. `stored`: the forward also returns the convolution's input (the BN-ReLU
+    output of the concatenation, pooled by a transition), which the backward reads instead of
+    rebuilding it; with `known`, it takes the statistics of all chunks but the last (the previous
+    layer's) instead of computing them again."""
     scale = 2 if pool else 1  # y's H and W: x's, halved (floor) by the pool
     entry = ("mindcv_dense_transition" if pool else "mindcv_dense_bottleneck") + ("_stored" if stored else "")
     extra = 2 if known else 0  # known_mean, known_var after conv_cfg

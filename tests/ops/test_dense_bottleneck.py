@@ -242,23 +242,26 @@ class NativeTransition(Native):
 
 
 class NativeStoredTransition(NativeStored):
-    """The stored transition (the default path's), given the first two chunks' statistics."""
+    """The stored transition (the default path's), given the first two chunks' statistics or not."""
 
-    def __init__(self, gamma, beta, weight, known):
+    def __init__(self, gamma, beta, weight, known=None):
         super().__init__(gamma, beta, weight, known)
-        self.op = StoredDenseBottleneck(library, len(CHANNELS), 1e-5, known=True, pool=True)
+        self.op = StoredDenseBottleneck(library, len(CHANNELS), 1e-5, known=known is not None, pool=True)
 
 
 def transition_cell(variant, chunks):
-    """The recomputed transition, or the stored one given the statistics of all chunks but the last."""
+    """The recomputed transition, or the stored one, given the statistics of all chunks but the
+    last ("stored", as densenet.py's) or computing them all ("stored_unknown")."""
     if variant == "recomputed":
         return NativeTransition
+    if variant == "stored_unknown":
+        return NativeStoredTransition
     first = np.concatenate(chunks[:-1], axis=1)
     known = first.mean(axis=(0, 2, 3)), first.var(axis=(0, 2, 3))
     return functools.partial(NativeStoredTransition, known=known)
 
 
-@pytest.mark.parametrize("variant", ["recomputed", "stored"])
+@pytest.mark.parametrize("variant", ["recomputed", "stored", "stored_unknown"])
 @pytest.mark.parametrize("layout", ["nchw", "blocked"])
 @pytest.mark.parametrize("size", [(6, 6), (5, 7)])  # odd: the last row or column is in no window
 def test_transition_matches_mindspore_ops(mode, layout, size, variant):
