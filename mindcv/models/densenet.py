@@ -139,17 +139,15 @@ class _ZeroBorder(nn.Cell):
         return self.concat_rows((row, x, row))
 
 
-def _stem_pool(blocked_library: Optional[str], blocked_input: bool) -> nn.Cell:
+def _stem_pool(blocked_library: Optional[str]) -> nn.SequentialCell:
     """The 3x3/2 max pool after the stem's ReLU, as a zero border then an unpadded pool (equal to
-    -inf padding on non-negative input). With `blocked_library` it pools on oneDNN's blocked
-    kernel (changing its NCHW input to the blocked layout first unless `blocked_input`), handing
-    the first dense block blocked activations: MindSpore's NCHW pooling runs oneDNN's generic
-    kernel, 10-40x slower (docs/performance.md)."""
+    -inf padding on non-negative input). With `blocked_library` it changes to the blocked layout
+    first and pools on oneDNN's blocked kernel, handing the first dense block blocked activations:
+    MindSpore's NCHW pooling runs oneDNN's generic kernel, 10-40x slower (docs/performance.md)."""
     builtin = nn.SequentialCell([_ZeroBorder(), nn.MaxPool2d(kernel_size=3, stride=2)])
     if not blocked_library:
         return builtin
-    pool = OneDNNPool2d(blocked_library, builtin, 3, 2, 1)
-    return pool if blocked_input else nn.SequentialCell([ToBlocked(blocked_library), pool])
+    return nn.SequentialCell([ToBlocked(blocked_library), OneDNNPool2d(blocked_library, builtin, 3, 2, 1)])
 
 
 class _RecomputedBottleneck(nn.Cell):
@@ -461,17 +459,17 @@ class DenseNet(nn.Cell):
             memory_efficient = False
         layers = OrderedDict()
         layers["conv0"] = _conv(in_channels, num_init_features, 7, stride=2)
-        # The first block's layout, where the native ops keep it: from norm0 on (one BN-ReLU op),
-        # or, where relu0's output is a returned feature map (NCHW), from the stem pool on
+        # The first block's layout, where the native ops keep it: norm0 and relu0 are one BN-ReLU
+        # op on it (oneDNN's NCHW BatchNorm is its generic kernel), then relu0's output changes
+        # back to NCHW, the feature map `feature_info` names, and the stem pool to the layout again
         stem_library = _blocked_library(num_init_features, growth_rate, bn_size * growth_rate)
-        blocked_norm0 = bool(stem_library) and not features_only
-        if blocked_norm0:
+        if stem_library:
             layers["norm0"] = BlockedBatchNorm2d(stem_library, num_init_features, relu=True, plain_input=True)
-            layers["relu0"] = nn.Identity()
+            layers["relu0"] = ToPlain(stem_library)
         else:
             layers["norm0"] = nn.BatchNorm2d(num_init_features)
             layers["relu0"] = nn.ReLU()
-        layers["pool0"] = _stem_pool(stem_library, blocked_input=blocked_norm0)
+        layers["pool0"] = _stem_pool(stem_library)
         input_blocked = bool(stem_library)  # the next dense block's input
         self.feature_info = [{"num_chs": num_init_features, "reduction": 2, "module": "features.relu0"}]
         stage_ends = [2]

@@ -83,13 +83,14 @@ def test_auto_mapping_loads_weights_saved_under_a_wrapper_prefix(tmp_path, train
 
 @pytest.mark.slow
 def test_feature_extract_wrapper_matches_features_only(trained, mode):
-    wrapped = FeatureExtractWrapper(trained, out_indices=[1, 2, 4])
-    backbone = create_model("densenet121", features_only=True, out_indices=(1, 2, 4))
+    wrapped = FeatureExtractWrapper(trained, out_indices=[0, 1, 2, 4])
+    backbone = create_model("densenet121", features_only=True, out_indices=(0, 1, 2, 4))
     ms.load_param_into_net(backbone, _params_as_tensors(trained))
     trained.set_train(False), backbone.set_train(False)
-    assert wrapped.out_channels == [256, 512, 1024]
+    assert wrapped.out_channels == [64, 256, 512, 1024]
     ours, theirs = wrapped(IMAGES), backbone(IMAGES)
-    assert [o.shape for o in ours] == [(2, 256, 8, 8), (2, 512, 4, 4), (2, 1024, 1, 1)]
+    # NCHW maps at every level, relu0's too (on the native path norm0-relu0 runs blocked)
+    assert [o.shape for o in ours] == [(2, 64, 16, 16), (2, 256, 8, 8), (2, 512, 4, 4), (2, 1024, 1, 1)]
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a.asnumpy(), b.asnumpy(), rtol=1e-5, atol=1e-5)
     assert {p.name for p in wrapped.get_parameters()} == {p.name for p in trained.get_parameters()}
