@@ -94,6 +94,16 @@ bool Call(EntryPoint entry, std::vector<Arg> args) {
                nullptr) == 0;
 }
 
+// What an entry point computes besides the bottleneck: a transition's pool, or (training
+// without recomputation) the convolution's input (the BN-ReLU output, pooled by a transition)
+// returned for the backward to read instead of rebuilding it, and the statistics of all chunks
+// but the last taken as inputs.
+struct Variant {
+  bool pool = false;
+  bool stored = false;  // the convolution's input is an output (forward) or an input (backward)
+  bool known = false;   // the forward's inputs end with known_mean, known_var (stored only)
+};
+
 // What both entry points read: the chunks, the parameters, the configuration, checked.
 struct Layer {
   int chunks = 0;
@@ -116,12 +126,14 @@ struct Layer {
   }
   // Bytes of one image's concatenation, and of its pooled concatenation (0 without a pool).
   size_t ConcatBytes() const { return static_cast<size_t>(total * pixels) * sizeof(float); }
-  size_t PooledBytes() const { return pool ? static_cast<size_t>(total * out_h * out_w) * sizeof(float) : 0; }
+  size_t PooledBytes() const { return pool ? ConvInputValues() * sizeof(float) : 0; }
+  // Values of one image of the convolution's input: the concatenation, pooled by a transition.
+  size_t ConvInputValues() const { return static_cast<size_t>(total * out_h * out_w); }
 
   // Reads and checks the inputs (chunks at 0..K-1, then gamma, beta, w, bn_cfg, conv_cfg);
   // nullptr or why not.
-  const char *Read(const Params &p, int k, bool pooled) {
-    chunks = k, pool = pooled;
+  const char *Read(const Params &p, int k, Variant v) {
+    chunks = k, pool = v.pool;
     if (k < 1 || !first.Read(p, 0)) return "chunk 1 is not a float32 (N, C, H, W) or (N, C/B, H, W, B) tensor";
     for (int i = 0; i < k; ++i) {
       Activation a;
@@ -149,6 +161,7 @@ struct Layer {
     out_h = pool ? d[2] / 2 : d[2], out_w = pool ? d[3] / 2 : d[3];
     block = first.block ? first.block : 1, pixels = d[2] * d[3];
     slice = std::clamp<int64_t>(static_cast<int64_t>(kSliceBytes / ConcatBytes()), 1, d[0]);
+    if (v.stored && !v.pool) slice = d[0];  // the stored BN-ReLU output is the whole batch's
     return nullptr;
   }
 
@@ -549,20 +562,10 @@ bool ForEachSlice(const Layer &l, Fn fn) {
   return true;
 }
 
-// What an entry point computes besides the bottleneck: a transition's pool, or (training
-// without recomputation) the convolution's input (the BN-ReLU output, pooled by a transition)
-// returned for the backward to read instead of rebuilding it, and the statistics of all chunks
-// but the last taken as inputs.
-struct Variant {
-  bool pool = false;
-  bool stored = false;  // the convolution's input is an output (forward) or an input (backward)
-  bool known = false;   // the forward's inputs end with known_mean, known_var (stored only)
-};
-
 int Forward(const Params &p, Variant v) {
   const int known = v.known ? 2 : 0, k = p.count - 8 - known - (v.stored ? 1 : 0);  // 5 inputs, 3 outputs more
   Layer l;
-  if (const char *why = l.Read(p, k, v.pool)) return Fail(why);
+  if (const char *why = l.Read(p, k, v)) return Fail(why);
   const int y = k + 5 + known, mean = y + 1, var = y + 2, conv_in_out = y + 3;
   if (!l.first.Matches(p, y, l.out, l.out_h, l.out_w) || !p.Is(mean, {l.total}) || !p.Is(var, {l.total}))
     return Fail("y, mean or var is not shaped as the bottleneck's output and statistics");
@@ -572,13 +575,11 @@ int Forward(const Params &p, Variant v) {
   if (v.known && (k < 2 || !p.Is(k + 5, {prefix}) || !p.Is(k + 6, {prefix})))
     return Fail("known_mean or known_var is not a float32 vector of the channels before the last chunk");
   const bool normed_stored = v.stored && !v.pool, pooled_stored = v.stored && v.pool;
-  if (normed_stored) l.slice = l.first.dims[0];  // the whole batch: normed is the output
   Scratch scratch({normed_stored ? 0 : l.slice * l.ConcatBytes(), pooled_stored ? 0 : l.slice * l.PooledBytes()});
   if (!scratch.ok()) return Fail("out of memory for its scratch");
   void **d = p.data;
   float *normed = normed_stored ? static_cast<float *>(d[conv_in_out]) : reinterpret_cast<float *>(scratch[0]);
   float *pooled = pooled_stored ? static_cast<float *>(d[conv_in_out]) : reinterpret_cast<float *>(scratch[1]);
-  const size_t pooled_image = static_cast<size_t>(l.total * l.out_h * l.out_w);  // values per image
   float *batch_mean = static_cast<float *>(d[mean]), *batch_var = static_cast<float *>(d[var]);
   const ChunkNorm norm(l, d, batch_mean, batch_var);
   if (v.known) {  // the earlier chunks' statistics, as the previous layer computed them
@@ -590,7 +591,7 @@ int Forward(const Params &p, Variant v) {
   const bool ok = ForEachSlice(l, [&](int64_t n0, int64_t count) {
     norm.Apply(n0, count, normed);
     float *conv_in = normed;
-    if (v.pool) Pooling(l, count).Forward(normed, conv_in = pooled + (pooled_stored ? n0 * pooled_image : 0));
+    if (v.pool) Pooling(l, count).Forward(normed, conv_in = pooled + (pooled_stored ? n0 * l.ConvInputValues() : 0));
     return Call(mindcv_conv_forward, {{conv_in, l.Shape(l.total, l.out_h, l.out_w, count)},
                                       {d[k + 2], l.WeightShape()},
                                       {d[k + 4], {3}, "int32"},
@@ -604,7 +605,7 @@ int Backward(const Params &p, Variant v) {
   const int k = (p.count - 9 - stored) / 2;  // K chunks, 6 (+3) more inputs; K gradients, 3 more
   Layer l;
   if (p.count < 11 + stored || (p.count - stored) % 2 == 0) return Fail("wrong parameter count");
-  if (const char *why = l.Read(p, k, v.pool)) return Fail(why);
+  if (const char *why = l.Read(p, k, v)) return Fail(why);
   const int dy = k + 5 + stored, dchunk = dy + 1, dgamma = dchunk + k, dbeta = dgamma + 1, dw = dgamma + 2;
   if (!l.first.Matches(p, dy, l.out, l.out_h, l.out_w)) return Fail("dy is not shaped as y");
   if (v.stored && (!p.Is(k + 5, {l.total}) || !p.Is(k + 6, {l.total}) || !l.first.Matches(p, k + 7, l.total, l.out_h, l.out_w)))
@@ -613,7 +614,6 @@ int Backward(const Params &p, Variant v) {
     if (!p.SameAs(dchunk + i, i)) return Fail("a chunk's gradient is not shaped as the chunk");
   if (!p.Is(dgamma, {l.total}) || !p.Is(dbeta, {l.total}) || !p.SameAs(dw, k + 2))
     return Fail("dgamma, dbeta or dw is not shaped as gamma, beta or w");
-  const int64_t *dims = l.first.dims;
   // Per slice of the batch: the BN-ReLU output of its images' concatenation in `normed` (pooled
   // into `pooled` by a transition), which the convolution's backward reads; then the gradient of
   // that input (in `grad_buffer`, unpooled there by a transition), which ReluGradientToChunks
@@ -623,7 +623,6 @@ int Backward(const Params &p, Variant v) {
   // channel, so that is the concatenation's), reading x from the chunks themselves: one pass, as
   // the sums are already there. Stored: the forward's statistics and the convolution's input are
   // inputs (the BN-ReLU output read for the whole batch at once).
-  if (v.stored && !v.pool) l.slice = dims[0];
   const size_t vector_bytes = static_cast<size_t>(l.total) * sizeof(float);
   const size_t weight_values = static_cast<size_t>(l.out * l.total * l.size * l.size);
   Scratch scratch({l.slice * l.ConcatBytes(), l.slice * l.PooledBytes(), 2 * vector_bytes, 2 * l.total * sizeof(double),
@@ -633,7 +632,6 @@ int Backward(const Params &p, Variant v) {
   float *normed = reinterpret_cast<float *>(scratch[0]), *pooled = reinterpret_cast<float *>(scratch[1]);
   float *grad_buffer = normed;  // the input's gradient, once the convolution's backward has read its input
   float *stored_conv_in = v.stored ? static_cast<float *>(d[k + 7]) : nullptr;
-  const size_t conv_in_image = static_cast<size_t>(l.total * l.out_h * l.out_w);  // values per image
   float *mean = reinterpret_cast<float *>(scratch[2]), *var = mean + l.total, *dw_slice = reinterpret_cast<float *>(scratch[4]);
   if (v.stored) mean = static_cast<float *>(d[k + 5]), var = static_cast<float *>(d[k + 6]);
   double *sums = reinterpret_cast<double *>(scratch[3]);  // per channel: of the ReLU's gradient, and times x - mean
@@ -646,7 +644,7 @@ int Backward(const Params &p, Variant v) {
   const size_t y_image = static_cast<size_t>(l.out * l.out_h * l.out_w);
   const size_t x_image = static_cast<size_t>(l.channels[0] * l.pixels);  // of the one chunk, when k == 1
   bool ok = ForEachSlice(l, [&](int64_t n0, int64_t count) {
-    float *conv_in = stored_conv_in ? stored_conv_in + n0 * conv_in_image : normed;
+    float *conv_in = stored_conv_in ? stored_conv_in + n0 * l.ConvInputValues() : normed;
     if (!v.stored) norm.Apply(n0, count, normed);
     if (!v.stored && v.pool) Pooling(l, count).Forward(normed, conv_in = pooled);
     const std::vector<int64_t> in_shape = l.Shape(l.total, l.out_h, l.out_w, count);
