@@ -38,6 +38,12 @@
 //       chunk_1..K, ..., conv_cfg, mean, var, pooled, dy) -> as the bottleneck's: the same for a
 //       transition on a block's chunks (the statistics known from the block's last layer), which
 //       keeps the pooled BN-ReLU output (a quarter of the concatenation) for the backward.
+//   mindcv_dense_bottleneck_fixed(chunk_1..K, gamma, beta, w, bn_cfg, conv_cfg, mean, var) -> y;
+//       mindcv_dense_bottleneck_fixed_backward(chunk_1..K, ..., conv_cfg, mean, var, dy) ->
+//       dchunk_1..K, dgamma, dbeta, dw; mindcv_dense_transition_fixed[_backward]: the same for a
+//       transition. Eval mode: mean and var are the moving statistics, constants, so a dense
+//       layer is one op on its chunks, where Concat, then BatchNorm-ReLU, then the convolution
+//       were three (launch overhead ruled batch-1 inference) and copied the concatenation.
 // gamma, beta, mean, var: C elements (mean and the biased var of the batch); w: (O, C, S, S), S
 // odd; bn_cfg: float32 {epsilon, relu} as batch_norm.cc's (relu must be 1); conv_cfg: int32
 // {stride, padding, bf16} as conv2d.cc's (stride 1, padding S / 2: the convolution keeps its
@@ -102,6 +108,7 @@ struct Variant {
   bool pool = false;
   bool stored = false;  // the convolution's input is an output (forward) or an input (backward)
   bool known = false;   // the forward's inputs end with known_mean, known_var (stored only)
+  bool fixed = false;   // eval mode: every channel's statistics are inputs (the moving ones), constants
 };
 
 // What both entry points read: the chunks, the parameters, the configuration, checked.
@@ -263,10 +270,14 @@ struct Region {
 // it from one region kept between them, so its pages are not handed back to the kernel and
 // faulted in again, zero-filled, by the next call: per call, that zeroing was a tenth of a
 // memory-efficient train step (profiled). The kept region follows the calls' sizes, grown when a
-// call needs more and shrunk to fit when a call needs less than half of it, so between calls it
-// holds at most twice the last call's scratch (the layers of a block grow by a few channels each;
-// the blocks after a transition are a quarter of the size). A call that finds the kept region in
-// use (MindSpore may run two kernels at once) maps a region of its own for the call.
+// call needs more and shrunk to fit when kShrinkAfter calls in a row need less than half of it,
+// so between calls it holds at most twice the largest scratch of the last few calls (the layers
+// of a block grow by a few channels each; the blocks after a transition are a quarter of the
+// size). Not after one small call: eval mode alternates a layer's bottleneck (its whole
+// concatenation) with its norm2-conv2 (128 channels), and shrinking then growing the region each
+// time faulted its pages in again at every call (profiled: slower than the ops it replaced). A
+// call that finds the kept region in use (MindSpore may run two kernels at once) maps a region of
+// its own for the call.
 class Scratch {
  public:
   explicit Scratch(std::initializer_list<size_t> parts) {
@@ -283,7 +294,10 @@ class Scratch {
       kept_.busy = true;
     }
     const size_t size = region_->size;
-    ok_ = (size >= total && total >= size / 2) || region_->Resize(total);
+    const bool small = size >= total && total < size / 2;
+    if (region_ == &kept_.region) kept_.small_calls = small ? kept_.small_calls + 1 : 0;
+    const bool shrink = small && (region_ != &kept_.region || kept_.small_calls >= kShrinkAfter);
+    ok_ = (size >= total && !shrink) || region_->Resize(total);
   }
   ~Scratch() {
     if (region_ == &own_) {
@@ -304,7 +318,9 @@ class Scratch {
     std::mutex mu;
     Region region;
     bool busy = false;
+    int small_calls = 0;  // in a row, each needing less than half the region
   };
+  static constexpr int kShrinkAfter = 4;
   static Kept kept_;
   std::vector<size_t> offsets_;
   Region own_, *region_ = nullptr;
@@ -527,8 +543,9 @@ struct ChunkNorm {
 
   // The BatchNorm's backward, in place in the chunks' gradients (the ReLU's, from
   // ReluGradientToChunks over the whole batch, with its `sums`), reading x from the chunks;
-  // dgamma and dbeta from the sums.
-  void BatchNormGradientOfChunks(void **dchunks, const double *sums, float *dgamma, float *dbeta) const {
+  // dgamma and dbeta from the sums. `fixed`: the statistics are constants (eval mode), so the
+  // input gradient is the ReLU's times gamma / sqrt(var + eps), without the batch terms.
+  void BatchNormGradientOfChunks(void **dchunks, const double *sums, float *dgamma, float *dbeta, bool fixed) const {
     const int64_t n = l.first.dims[0], b = l.block;
     const double count = static_cast<double>(n * l.pixels);
     for (int64_t c = 0; c < l.total; ++c) {
@@ -544,8 +561,8 @@ struct ChunkNorm {
         const double variance = static_cast<double>(var[c]) + eps;
         lanes.mean[lane] = mean[c];
         lanes.scale[lane] = static_cast<float>(gamma[c] / std::sqrt(variance));
-        lanes.mean_g[lane] = static_cast<float>(sums[c] / count);
-        lanes.slope[lane] = static_cast<float>(sums[l.total + c] / (count * variance));
+        lanes.mean_g[lane] = fixed ? 0.f : static_cast<float>(sums[c] / count);
+        lanes.slope[lane] = fixed ? 0.f : static_cast<float>(sums[l.total + c] / (count * variance));
       }
       const float *x = Source(image, q);
       float *d = static_cast<float *>(dchunks[chunk_of[q]]) + (x - static_cast<const float *>(chunks[chunk_of[q]]));
@@ -563,10 +580,13 @@ bool ForEachSlice(const Layer &l, Fn fn) {
 }
 
 int Forward(const Params &p, Variant v) {
-  const int known = v.known ? 2 : 0, k = p.count - 8 - known - (v.stored ? 1 : 0);  // 5 inputs, 3 outputs more
+  // 5 inputs more than the chunks, then y, mean, var: known_mean, known_var inputs with `known`,
+  // the convolution's input an output with `stored`; `fixed`: mean and var inputs, y the output
+  const int known = v.known ? 2 : 0, k = p.count - 8 - known - (v.stored ? 1 : 0);
   Layer l;
   if (const char *why = l.Read(p, k, v)) return Fail(why);
-  const int y = k + 5 + known, mean = y + 1, var = y + 2, conv_in_out = y + 3;
+  const int y = v.fixed ? k + 7 : k + 5 + known, conv_in_out = y + 3;
+  const int mean = v.fixed ? k + 5 : y + 1, var = mean + 1;
   if (!l.first.Matches(p, y, l.out, l.out_h, l.out_w) || !p.Is(mean, {l.total}) || !p.Is(var, {l.total}))
     return Fail("y, mean or var is not shaped as the bottleneck's output and statistics");
   if (v.stored && !l.first.Matches(p, conv_in_out, l.total, l.out_h, l.out_w))
@@ -586,7 +606,7 @@ int Forward(const Params &p, Variant v) {
     std::memcpy(batch_mean, d[k + 5], prefix * sizeof(float));
     std::memcpy(batch_var, d[k + 6], prefix * sizeof(float));
   }
-  norm.Compute(batch_mean, batch_var, prefix / l.block);
+  if (!v.fixed) norm.Compute(batch_mean, batch_var, prefix / l.block);
   const size_t y_image = static_cast<size_t>(l.out * l.out_h * l.out_w);  // values of y per image
   const bool ok = ForEachSlice(l, [&](int64_t n0, int64_t count) {
     norm.Apply(n0, count, normed);
@@ -601,15 +621,18 @@ int Forward(const Params &p, Variant v) {
 }
 
 int Backward(const Params &p, Variant v) {
-  const int stored = v.stored ? 3 : 0;  // mean, var and the convolution's input between conv_cfg and dy
-  const int k = (p.count - 9 - stored) / 2;  // K chunks, 6 (+3) more inputs; K gradients, 3 more
+  // between conv_cfg and dy: mean and var (stored or fixed), then the convolution's input (stored)
+  const int stored = v.stored ? 3 : v.fixed ? 2 : 0;
+  const int k = (p.count - 9 - stored) / 2;  // K chunks, 6 (+stored) more inputs; K gradients, 3 more
   Layer l;
   if (p.count < 11 + stored || (p.count - stored) % 2 == 0) return Fail("wrong parameter count");
   if (const char *why = l.Read(p, k, v)) return Fail(why);
   const int dy = k + 5 + stored, dchunk = dy + 1, dgamma = dchunk + k, dbeta = dgamma + 1, dw = dgamma + 2;
   if (!l.first.Matches(p, dy, l.out, l.out_h, l.out_w)) return Fail("dy is not shaped as y");
-  if (v.stored && (!p.Is(k + 5, {l.total}) || !p.Is(k + 6, {l.total}) || !l.first.Matches(p, k + 7, l.total, l.out_h, l.out_w)))
-    return Fail("mean, var or the stored convolution input is not shaped as the forward's outputs");
+  if ((v.stored || v.fixed) && (!p.Is(k + 5, {l.total}) || !p.Is(k + 6, {l.total})))
+    return Fail("mean or var is not a float32 vector of C elements");
+  if (v.stored && !l.first.Matches(p, k + 7, l.total, l.out_h, l.out_w))
+    return Fail("the stored convolution input is not shaped as the forward's output");
   for (int i = 0; i < k; ++i)
     if (!p.SameAs(dchunk + i, i)) return Fail("a chunk's gradient is not shaped as the chunk");
   if (!p.Is(dgamma, {l.total}) || !p.Is(dbeta, {l.total}) || !p.SameAs(dw, k + 2))
@@ -633,11 +656,11 @@ int Backward(const Params &p, Variant v) {
   float *grad_buffer = normed;  // the input's gradient, once the convolution's backward has read its input
   float *stored_conv_in = v.stored ? static_cast<float *>(d[k + 7]) : nullptr;
   float *mean = reinterpret_cast<float *>(scratch[2]), *var = mean + l.total, *dw_slice = reinterpret_cast<float *>(scratch[4]);
-  if (v.stored) mean = static_cast<float *>(d[k + 5]), var = static_cast<float *>(d[k + 6]);
+  if (v.stored || v.fixed) mean = static_cast<float *>(d[k + 5]), var = static_cast<float *>(d[k + 6]);
   double *sums = reinterpret_cast<double *>(scratch[3]);  // per channel: of the ReLU's gradient, and times x - mean
   std::fill(sums, sums + 2 * l.total, 0.0);
   const ChunkNorm norm(l, d, mean, var);
-  if (!v.stored) norm.Compute(mean, var);
+  if (!v.stored && !v.fixed) norm.Compute(mean, var);
   const std::vector<int64_t> w_shape = l.WeightShape();
   const Arg w{d[k + 2], w_shape}, conv_cfg{d[k + 4], {3}, "int32"};
   float *dw_total = static_cast<float *>(d[dw]);
@@ -664,7 +687,8 @@ int Backward(const Params &p, Variant v) {
     return true;
   });
   if (!ok) return Fail("its convolution failed");
-  norm.BatchNormGradientOfChunks(d + dchunk, sums, static_cast<float *>(d[dgamma]), static_cast<float *>(d[dbeta]));
+  norm.BatchNormGradientOfChunks(d + dchunk, sums, static_cast<float *>(d[dgamma]), static_cast<float *>(d[dbeta]),
+                                 v.fixed);
   return 0;
 }
 
@@ -713,6 +737,26 @@ int mindcv_dense_transition_stored_known(int n, void **params, int *ndims, int64
 int mindcv_dense_transition_stored_backward(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes,
                                             void *, void *) {
   return Backward({n, params, ndims, shapes, dtypes}, {/*pool=*/true, /*stored=*/true});
+}
+
+int mindcv_dense_bottleneck_fixed(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *,
+                                  void *) {
+  return Forward({n, params, ndims, shapes, dtypes}, {/*pool=*/false, /*stored=*/false, /*known=*/false, /*fixed=*/true});
+}
+
+int mindcv_dense_bottleneck_fixed_backward(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes,
+                                           void *, void *) {
+  return Backward({n, params, ndims, shapes, dtypes}, {/*pool=*/false, /*stored=*/false, /*known=*/false, /*fixed=*/true});
+}
+
+int mindcv_dense_transition_fixed(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *,
+                                  void *) {
+  return Forward({n, params, ndims, shapes, dtypes}, {/*pool=*/true, /*stored=*/false, /*known=*/false, /*fixed=*/true});
+}
+
+int mindcv_dense_transition_fixed_backward(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes,
+                                           void *, void *) {
+  return Backward({n, params, ndims, shapes, dtypes}, {/*pool=*/true, /*stored=*/false, /*known=*/false, /*fixed=*/true});
 }
 
 int mindcv_dense_bottleneck_stored_backward(int n, void **params, int *ndims, int64_t **shapes, const char **dtypes,

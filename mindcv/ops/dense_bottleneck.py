@@ -53,15 +53,24 @@ def _layer(shapes, chunks: int, pool: bool = False):
     return n, h, w, block, total, weight[0]
 
 
-def _bottleneck_ops(library: str, chunks: int, pool: bool = False, stored: bool = False, known: bool = False):
+def _bottleneck_ops(
+    library: str,
+    chunks: int,
+    pool: bool = False,
+    stored: bool = False,
+    known: bool = False,
+    fixed: bool = False,
+):
     """The forward Custom op for `chunks` chunks (with `pool`, a transition's); its bprop runs
     the backward op. `stored`: the forward also returns the convolution's input (the BN-ReLU
     output of the concatenation, pooled by a transition), which the backward reads instead of
     rebuilding it; with `known`, it takes the statistics of all chunks but the last (the previous
-    layer's) instead of computing them again."""
+    layer's) instead of computing them again. `fixed` (eval mode): it takes every channel's
+    statistics (the moving ones) and returns y alone."""
     scale = 2 if pool else 1  # y's H and W: x's, halved (floor) by the pool
     entry = ("mindcv_dense_transition" if pool else "mindcv_dense_bottleneck") + ("_stored" if stored else "")
-    extra = 2 if known else 0  # known_mean, known_var after conv_cfg
+    entry += "_fixed" if fixed else ""
+    extra = 2 if known or fixed else 0  # known_mean, known_var (or mean, var) after conv_cfg
 
     def conv_input_shape(n, h, w, block, total):
         """The stored tensor: the BN-ReLU output of the concatenation (pooled by a transition)."""
@@ -76,6 +85,10 @@ def _bottleneck_ops(library: str, chunks: int, pool: bool = False, stored: bool 
             checks.vector(_OP, "known_mean", shapes[chunks + 5], prefix)
             checks.vector(_OP, "known_var", shapes[chunks + 6], prefix)
         y = checks.activation_shape(_OP, "y", n, out, h // scale, w // scale, block)
+        if fixed:
+            checks.vector(_OP, "mean", shapes[chunks + 5], total)
+            checks.vector(_OP, "var", shapes[chunks + 6], total)
+            return y
         if stored:
             return y, [total], [total], conv_input_shape(n, h, w, block, total)
         return y, [total], [total]
@@ -83,9 +96,10 @@ def _bottleneck_ops(library: str, chunks: int, pool: bool = False, stored: bool 
     def backward_shape(*shapes):
         n, h, w, block, total, out = _layer(shapes, chunks, pool)
         y = checks.activation_shape(_OP, "dy", n, out, h // scale, w // scale, block)
-        if stored:
+        if stored or fixed:
             checks.vector(_OP, "mean", shapes[chunks + 5], total)
             checks.vector(_OP, "var", shapes[chunks + 6], total)
+        if stored:
             stored_shape = conv_input_shape(n, h, w, block, total)
             checks.same_shape(_OP, "the stored convolution input", shapes[chunks + 7], stored_shape)
         checks.same_shape(_OP, "dy", shapes[-1], y)
@@ -97,10 +111,12 @@ def _bottleneck_ops(library: str, chunks: int, pool: bool = False, stored: bool 
         return types[0]
 
     def forward_dtype(*types):
+        if fixed:
+            return expect(types, extra)
         return (expect(types, extra),) * (4 if stored else 3)
 
     def backward_dtype(*types):
-        return (expect(types, 4 if stored else 1),) * (chunks + 3)
+        return (expect(types, 4 if stored else 3 if fixed else 1),) * (chunks + 3)
 
     backward = ops.Custom(f"{library}:{entry}_backward", backward_shape, backward_dtype, func_type="aot")
 
@@ -109,7 +125,7 @@ def _bottleneck_ops(library: str, chunks: int, pool: bool = False, stored: bool 
         forward_shape,
         forward_dtype,
         func_type="aot",
-        bprop=_bprop(library, backward, chunks, pool, stored, known),
+        bprop=_bprop(library, backward, chunks, pool, stored, known, fixed),
     )
     # Graph mode reuses a bprop graph across Custom ops of equal attributes: one per arity and kind
     for op in (forward, backward):
@@ -117,10 +133,11 @@ def _bottleneck_ops(library: str, chunks: int, pool: bool = False, stored: bool 
         op.add_prim_attr("pool", pool)
         op.add_prim_attr("stored", stored)
         op.add_prim_attr("known", known)
+        op.add_prim_attr("fixed", fixed)
     return forward
 
 
-def _bprop(library: str, backward, chunks: int, pool: bool, stored: bool, known: bool):
+def _bprop(library: str, backward, chunks: int, pool: bool, stored: bool, known: bool, fixed: bool):
     """The bprop of a `chunks`-chunk op: backward's gradients, none for the cfgs or statistics.
 
     Graph mode parses a bprop's source file and wants one named parameter per input (`*args` is
@@ -128,22 +145,24 @@ def _bprop(library: str, backward, chunks: int, pool: bool, stored: bool, known:
     (the build folder, keyed by this file too) and imported from there.
     """
     names = ", ".join(f"chunk{i}" for i in range(chunks))
-    inputs = f"{names}, gamma, beta, weight, bn_cfg, conv_cfg" + (", known_mean, known_var" if known else "")
-    kept = "out[1], out[2], out[3], " if stored else ""  # the forward's statistics and convolution input
-    zeros = "zeros_like(bn_cfg), zeros_like(conv_cfg)" + (
-        ", zeros_like(known_mean), zeros_like(known_var)" if known else ""
+    statistics = ", known_mean, known_var" if known else ", mean, var" if fixed else ""
+    inputs = f"{names}, gamma, beta, weight, bn_cfg, conv_cfg{statistics}"
+    # then the forward's statistics and convolution input (stored), or the given statistics
+    # (fixed), and y's gradient (dout is y's alone when y is the only output)
+    kept = "out[1], out[2], out[3], dout[0]" if stored else "mean, var, dout" if fixed else "dout[0]"
+    zeros = "zeros_like(bn_cfg), zeros_like(conv_cfg)" + "".join(
+        f", zeros_like({name})" for name in statistics.split(", ")[1:]
     )
     source = (
         f'"""Generated by mindcv/ops/dense_bottleneck.py: the bprop of its {chunks}-chunk op."""\n\n\n'
         "def make(backward, zeros_like):\n"
         f"    def bprop({inputs}, out, dout):\n"
-        f"        grads = backward({names}, gamma, beta, weight, bn_cfg, conv_cfg, {kept}dout[0])\n"
+        f"        grads = backward({names}, gamma, beta, weight, bn_cfg, conv_cfg, {kept})\n"
         f"        return grads + ({zeros})\n\n"
         "    return bprop\n"
     )
-    kind = (
-        f"{chunks}" + ("_pool" if pool else "") + ("_stored" if stored else "") + ("_known" if known else "")
-    )
+    flags = {"pool": pool, "stored": stored, "known": known, "fixed": fixed}
+    kind = f"{chunks}" + "".join(f"_{flag}" for flag, on in flags.items() if on)
     path = Path(library).parent / f"dense_bottleneck_bprop_{kind}.py"
     if not path.exists() or path.read_text() != source:
         atomic_write_bytes(path, source.encode())
@@ -201,3 +220,23 @@ class StoredDenseBottleneck(Float32Cell):
         else:
             y, mean, var, _ = self.op(*chunks, gamma, beta, weight, self.bn_cfg, conv_cfg)
         return y, mean, var
+
+
+class FixedDenseBottleneck(Float32Cell):
+    """Eval-mode BN-ReLU-Conv of the concatenation of `chunks` tensors: the norm's moving
+    statistics, given, normalize, and the concatenation is never built. A dense layer in eval
+    mode is two of these (bottleneck, then norm2-relu2-conv2 on one chunk) instead of five ops,
+    and a transition (`pool`) one instead of six. Its gradient is eval-mode BatchNorm's (the
+    statistics constants), for saliency maps and other input gradients of a model in eval mode.
+
+    Inside `builtin_convolutions` (export) the layer runs MindSpore's ops instead.
+    """
+
+    def __init__(self, library: str, chunks: int, eps: float, pool: bool = False):
+        super().__init__()
+        self.op = _bottleneck_ops(library, chunks, pool=pool, fixed=True)
+        self.bn_cfg = ms.Tensor([eps, 1.0], ms.float32)  # {epsilon, relu}, batch_norm.cc's
+        self.use_builtin = False
+
+    def construct(self, chunks, gamma, beta, weight, conv_cfg, moving_mean, moving_var):
+        return self.op(*chunks, gamma, beta, weight, self.bn_cfg, conv_cfg, moving_mean, moving_var)

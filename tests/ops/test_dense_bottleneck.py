@@ -1,7 +1,7 @@
-"""mindcv/ops/dense_bottleneck.py: the recomputed and the stored bottleneck ops against
-MindSpore's own ops (concat, BatchNorm2d, ReLU, Conv2d), in NCHW and blocked chunks, with the
-1x1 convolution of a bottleneck and the 3x3 one of a dense layer's second half, and their input
-checks."""
+"""mindcv/ops/dense_bottleneck.py: the recomputed, the stored and the eval-mode (fixed) bottleneck
+ops against MindSpore's own ops (concat, BatchNorm2d, ReLU, Conv2d), in NCHW and blocked chunks,
+with the 1x1 convolution of a bottleneck and the 3x3 one of a dense layer's second half, and
+their input checks."""
 
 import functools
 
@@ -11,7 +11,7 @@ import pytest
 from mindspore import nn, ops
 
 from mindcv.ops import channel_block, native_conv_library
-from mindcv.ops.dense_bottleneck import RecomputedDenseBottleneck, StoredDenseBottleneck
+from mindcv.ops.dense_bottleneck import FixedDenseBottleneck, RecomputedDenseBottleneck, StoredDenseBottleneck
 from mindcv.ops.selftest import relative_error
 
 TOLERANCE = 1e-5
@@ -319,3 +319,86 @@ def test_a_batch_rebuilt_in_slices_matches_mindspore_ops(op):
         builtin, native, side = BuiltinTransition, transition_cell(op.split("_")[0], chunks), 96
     dy = rng.standard_normal((4, OUT, side, side)).astype(np.float32)
     assert_native_matches_builtin(builtin, native, chunks, gamma, beta, weight, dy, "blocked")
+
+
+class BuiltinEval(nn.Cell):
+    """sum(conv(pool?(relu(bn(concat(chunks))))) * dy) on MindSpore's own ops, BatchNorm in eval
+    mode on the given moving statistics."""
+
+    def __init__(self, gamma, beta, weight, mean, var, pool):
+        super().__init__()
+        self.norm = nn.BatchNorm2d(
+            len(gamma),
+            gamma_init=ms.Tensor(gamma),
+            beta_init=ms.Tensor(beta),
+            moving_mean_init=ms.Tensor(mean),
+            moving_var_init=ms.Tensor(var),
+        )
+        self.pool = nn.AvgPool2d(kernel_size=2, stride=2) if pool else nn.Identity()
+        size = weight.shape[2]
+        self.conv = nn.Conv2d(
+            len(gamma),
+            len(weight),
+            size,
+            pad_mode="pad",
+            padding=size // 2,
+            has_bias=False,
+            weight_init=ms.Tensor(weight),
+        )
+        self.concat = ops.Concat(axis=1)
+
+    def construct(self, a, b, c, dy):
+        return (self.conv(self.pool(ops.relu(self.norm(self.concat((a, b, c)))))) * dy).sum()
+
+
+class NativeEval(nn.Cell):
+    def __init__(self, gamma, beta, weight, mean, var, pool):
+        super().__init__()
+        self.op = FixedDenseBottleneck(library, len(CHANNELS), 1e-5, pool=pool)
+        self.gamma, self.beta = ms.Parameter(ms.Tensor(gamma)), ms.Parameter(ms.Tensor(beta))
+        self.weight = ms.Parameter(ms.Tensor(weight))
+        self.mean = ms.Parameter(ms.Tensor(mean), requires_grad=False)
+        self.var = ms.Parameter(ms.Tensor(var), requires_grad=False)
+        size = weight.shape[2]
+        self.cfg = ms.Tensor([1, size // 2, 0], ms.int32)
+
+    def construct(self, a, b, c, dy):
+        y = self.op((a, b, c), self.gamma, self.beta, self.weight, self.cfg, self.mean, self.var)
+        return (y * dy).sum()
+
+
+@pytest.mark.parametrize("layout", ["nchw", "blocked"])
+@pytest.mark.parametrize("kind", ["bottleneck", "3x3", "transition"])
+def test_fixed_op_matches_eval_mode_mindspore_ops(mode, layout, kind):
+    """Eval mode: BatchNorm on given moving statistics (not the batch's), values and gradients
+    of the chunks, gamma, beta and the weight (an input gradient of a model in eval mode)."""
+    rng = np.random.default_rng(4)
+    h, w = (6, 7) if kind == "transition" else (5, 5)
+    chunks = [(rng.standard_normal((2, c, h, w)) * 2 + 1).astype(np.float32) for c in CHANNELS]
+    total = sum(CHANNELS)
+    gamma, beta = (rng.standard_normal(total).astype(np.float32) for _ in range(2))
+    mean = rng.standard_normal(total).astype(np.float32)  # not the chunks' own: they must not be used
+    var = rng.uniform(0.5, 4.0, total).astype(np.float32)
+    size, pool = (3, False) if kind == "3x3" else (1, kind == "transition")
+    weight = rng.standard_normal((OUT, total, size, size)).astype(np.float32)
+    scale = 2 if pool else 1
+    dy = rng.standard_normal((2, OUT, h // scale, w // scale)).astype(np.float32)
+    to, back = (blocked, plain) if layout == "blocked" else (np.asarray, np.asarray)
+
+    builtin = BuiltinEval(gamma, beta, weight, mean, var, pool)
+    builtin.set_train(False)
+    grad = ms.value_and_grad(builtin, (0, 1, 2), builtin.trainable_params())
+    loss, (dchunks, dparams) = grad(*map(ms.Tensor, chunks), ms.Tensor(dy))
+    native = NativeEval(gamma, beta, weight, mean, var, pool)
+    native.set_train(False)
+    grad = ms.value_and_grad(native, (0, 1, 2), native.trainable_params())
+    native_loss, (native_dchunks, native_dparams) = grad(
+        *(ms.Tensor(to(c)) for c in chunks), ms.Tensor(to(dy))
+    )
+
+    assert relative_error(native_loss.asnumpy(), loss.asnumpy()) <= TOLERANCE
+    for ours, theirs in zip(native_dchunks, dchunks):
+        assert relative_error(back(ours.asnumpy()), theirs.asnumpy()) <= TOLERANCE
+    assert len(native_dparams) == len(dparams) == 3  # gamma, beta, weight
+    for ours, theirs in zip(native_dparams, dparams):
+        assert relative_error(ours.asnumpy(), theirs.asnumpy()) <= TOLERANCE
