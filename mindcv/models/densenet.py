@@ -35,9 +35,10 @@ from ..ops import (
     native_conv_library,
     update_moving_statistics,
 )
-from ..ops.dense_bottleneck import RecomputedDenseBottleneck, StoredDenseBottleneck
+from ..ops.dense_bottleneck import FixedDenseBottleneck, RecomputedDenseBottleneck, StoredDenseBottleneck
 from ..ops.pooling import OneDNNPool2d
 from .factory import load_weights
+from .features import feature_map
 from .registry import register_model
 
 _logger = logging.getLogger(__name__)
@@ -98,7 +99,11 @@ def _blocked_library(*channels: int) -> Optional[str]:
     return library if library and all(c % channel_block(library) == 0 for c in channels) else None
 
 
-def _conv(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1) -> nn.Conv2d:
+def _conv(
+    in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, blocked_output: bool = False
+) -> nn.Conv2d:
+    """A bias-free convolution keeping H and W (at stride 1); `blocked_output`: NCHW input gives
+    a blocked output (the native stem)."""
     library = _native_library()
     if library:
         return OneDNNConv2d(
@@ -110,6 +115,7 @@ def _conv(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1
             kernel_size // 2,
             bf16=native_conv_bf16(),
             weight_init=HeNormal(),
+            blocked_output=blocked_output,
         )
     return nn.Conv2d(
         in_channels,
@@ -139,15 +145,28 @@ class _ZeroBorder(nn.Cell):
         return self.concat_rows((row, x, row))
 
 
-def _stem_pool(blocked_library: Optional[str]) -> nn.SequentialCell:
+def _stem_pool(blocked_library: Optional[str]) -> nn.Cell:
     """The 3x3/2 max pool after the stem's ReLU, as a zero border then an unpadded pool (equal to
-    -inf padding on non-negative input). With `blocked_library` it changes to the blocked layout
-    first and pools on oneDNN's blocked kernel, handing the first dense block blocked activations:
-    MindSpore's NCHW pooling runs oneDNN's generic kernel, 10-40x slower (docs/performance.md)."""
+    -inf padding on non-negative input). With `blocked_library` it pools the blocked stem on
+    oneDNN's blocked kernel, handing the first dense block blocked activations: MindSpore's NCHW
+    pooling runs oneDNN's generic kernel, 10-40x slower (docs/performance.md)."""
     builtin = nn.SequentialCell([_ZeroBorder(), nn.MaxPool2d(kernel_size=3, stride=2)])
     if not blocked_library:
         return builtin
-    return nn.SequentialCell([ToBlocked(blocked_library), OneDNNPool2d(blocked_library, builtin, 3, 2, 1)])
+    return OneDNNPool2d(blocked_library, builtin, 3, 2, 1)
+
+
+class _BlockedReLU0(nn.Identity):
+    """relu0 on the native path: norm0 applied the ReLU, and the stem stays blocked for the pool;
+    `feature_map` gives the NCHW map `feature_info` names (features_only, FeatureExtractWrapper),
+    so the stem is not changed to NCHW and back (four whole-tensor reorders a train step)."""
+
+    def __init__(self, library: str):
+        super().__init__()
+        self.to_plain = ToPlain(library)
+
+    def feature_map(self, x):
+        return self.to_plain(x)
 
 
 class _RecomputedBottleneck(nn.Cell):
@@ -180,6 +199,12 @@ def _recomputed(op, chunks, norm, conv):
     return y
 
 
+def _fixed(op, chunks, norm, conv):
+    """`op` (a FixedDenseBottleneck: eval-mode norm -> relu (-> pool) -> conv over `chunks`) on
+    the cells' parameters and `norm`'s moving statistics."""
+    return op(chunks, norm.gamma, norm.beta, conv.weight, conv.cfg, norm.moving_mean, norm.moving_variance)
+
+
 def _update_from_batch(norm, mean, var, chunks):
     """`norm`'s moving statistics from the batch statistics of the concatenation of `chunks`."""
     first = chunks[0]
@@ -197,7 +222,8 @@ class _DenseLayer(nn.Cell):
     norm2-relu2-conv2 is the same op on the bottleneck's output, so norm2's output is not kept.
     With `stored_chunks` (the default on the blocked path) the block trains it through
     `forward_stored` on that tuple too, whose bottleneck keeps the BN-ReLU output but builds no
-    concatenation and takes the earlier chunks' batch statistics from the previous layer.
+    concatenation and takes the earlier chunks' batch statistics from the previous layer, and in
+    eval mode through `forward_fixed`: two native ops on the moving statistics.
     """
 
     def __init__(
@@ -240,6 +266,8 @@ class _DenseLayer(nn.Cell):
             self.stored_bottleneck = StoredDenseBottleneck(
                 blocked_library, stored_chunks, self.norm1.eps, known
             )
+            self.fixed_bottleneck = FixedDenseBottleneck(blocked_library, stored_chunks, self.norm1.eps)
+            self.fixed_norm2_conv2 = FixedDenseBottleneck(blocked_library, 1, self.norm2.eps)
 
     def bottleneck(self, x):
         if self.chunks:  # x: the tuple of chunks
@@ -270,6 +298,12 @@ class _DenseLayer(nn.Cell):
         _update_from_batch(norm1, mean, var, chunks)
         return self.dropout(self.conv2(self.relu2(self.norm2(x)))), mean, var
 
+    def forward_fixed(self, chunks):
+        """Eval mode on the tuple of chunks: the new features."""
+        norm1, norm2 = self.recomputed_norms
+        x = _fixed(self.fixed_bottleneck, chunks, norm1, self.conv1)
+        return self.dropout(_fixed(self.fixed_norm2_conv2, (x,), norm2, self.conv2))
+
     def construct(self, x):
         x = self.bottleneck(x)
         if self.chunks and self.training:
@@ -288,8 +322,10 @@ class _DenseBlock(nn.Cell):
     and with `return_chunks` the block returns that tuple, in its layout, for the transition after
     it (which then keeps no concatenation either). By default there, training passes each layer
     the tuple of chunks too, with the previous layer's batch statistics (`forward_stored`), and
-    concatenates once, at the end. Otherwise its output is NCHW, a feature map as
-    `feature_info` promises. With `blocked_input` its input already is in the blocked layout.
+    concatenates once, at the end; so does eval mode (`forward_fixed`) but while exporting
+    (`use_builtin`, set by builtin_convolutions: an exported file holds standard operators only).
+    Otherwise its output is NCHW, a feature map as `feature_info` promises. With `blocked_input`
+    its input already is in the blocked layout.
     """
 
     def __init__(
@@ -328,6 +364,15 @@ class _DenseBlock(nn.Cell):
         self.concat = ops.Concat(axis=1)
         self.to_blocked = ToBlocked(blocked) if blocked and not blocked_input else nn.Identity()
         self.to_plain = ToPlain(blocked) if blocked else nn.Identity()
+        self.use_builtin = False
+
+    def feature_map(self, out):
+        """The NCHW map of `feature_info` from this block's output, which may be its chunks (in
+        training with the batch statistics), handed on to the transition."""
+        if not isinstance(out, tuple):
+            return out
+        chunks = out[0] if isinstance(out[0], tuple) else out
+        return self.to_plain(self.concat(chunks))
 
     def construct(self, x):
         x = self.to_blocked(x)
@@ -345,6 +390,13 @@ class _DenseBlock(nn.Cell):
                 chunks = chunks + (out,)
             if self.return_chunks:  # and the statistics of all but the last, for the transition
                 return chunks, mean, var
+            return self.to_plain(self.concat(chunks))
+        if self.stored and not self.use_builtin:
+            chunks = (x,)
+            for layer in self.cell_list:
+                chunks = chunks + (layer.forward_fixed(chunks),)
+            if self.return_chunks:
+                return chunks
             return self.to_plain(self.concat(chunks))
         for layer in self.cell_list:
             x = self.concat((x, layer(x)))
@@ -366,7 +418,8 @@ class _Transition(nn.Cell):
     first, runs the BN-ReLU and the pool on oneDNN's blocked kernels and hands the next dense
     block a blocked output. With `stored_chunks` too (the default on the blocked path), in
     training its input is the block's chunks with the batch statistics of all but the last, and
-    all four steps are one native op that keeps only the pooled tensor for the backward.
+    all four steps are one native op that keeps only the pooled tensor for the backward, and in
+    eval mode one on the moving statistics (but while exporting, `use_builtin`).
     """
 
     def __init__(
@@ -409,6 +462,8 @@ class _Transition(nn.Cell):
             self.stored = StoredDenseBottleneck(
                 blocked_library, stored_chunks, norm.eps, known=True, pool=True
             )
+            self.fixed = FixedDenseBottleneck(blocked_library, stored_chunks, norm.eps, pool=True)
+        self.use_builtin = False
 
     def construct(self, x):
         if self.chunks:  # x: the tuple of the block's chunks
@@ -424,6 +479,8 @@ class _Transition(nn.Cell):
             )
             _update_from_batch(norm, mean, var, chunks)
             return y
+        if self.stored is not None and not self.use_builtin:  # x: the block's chunks
+            return _fixed(self.fixed, x, self.recomputed_norm[0], self.features.conv)
         return self.features(self.to_blocked(x))
 
 
@@ -458,14 +515,16 @@ class DenseNet(nn.Cell):
             )
             memory_efficient = False
         layers = OrderedDict()
-        layers["conv0"] = _conv(in_channels, num_init_features, 7, stride=2)
-        # The first block's layout, where the native ops keep it: norm0 and relu0 are one BN-ReLU
-        # op on it (oneDNN's NCHW BatchNorm is its generic kernel), then relu0's output changes
-        # back to NCHW, the feature map `feature_info` names, and the stem pool to the layout again
+        # The first block's layout, where the native ops keep it from the stem convolution's
+        # output on: norm0 and relu0 are one BN-ReLU op on it (oneDNN's NCHW BatchNorm is its
+        # generic kernel), and the stem pool keeps it
         stem_library = _blocked_library(num_init_features, growth_rate, bn_size * growth_rate)
+        layers["conv0"] = _conv(
+            in_channels, num_init_features, 7, stride=2, blocked_output=bool(stem_library)
+        )
         if stem_library:
-            layers["norm0"] = BlockedBatchNorm2d(stem_library, num_init_features, relu=True, plain_input=True)
-            layers["relu0"] = ToPlain(stem_library)
+            layers["norm0"] = BlockedBatchNorm2d(stem_library, num_init_features, relu=True)
+            layers["relu0"] = _BlockedReLU0(stem_library)
         else:
             layers["norm0"] = nn.BatchNorm2d(num_init_features)
             layers["relu0"] = nn.ReLU()
@@ -484,7 +543,7 @@ class DenseNet(nn.Cell):
                 growth_rate,
                 drop_rate=drop_rate,
                 memory_efficient=memory_efficient,
-                return_chunks=not last and not features_only,
+                return_chunks=not last,  # its feature_map gives the level's map (forward_intermediates)
                 blocked_input=input_blocked,
             )
             layers[f"denseblock{i + 1}"] = block
@@ -563,7 +622,7 @@ class DenseNet(nn.Cell):
         for i, cell in enumerate(self.features):
             x = cell(x)
             if i in self._selected_ends:
-                outs += (x,)
+                outs += (feature_map(cell, x),)
         return outs
 
     def construct(self, x):

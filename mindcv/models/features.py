@@ -5,8 +5,10 @@ a model already built (e.g. after loading its weights). It reads either form of 
 MindCV's (`{"chs", "reduction", "name"}`) or timm's (`{"num_chs", "reduction", "module"}`). As in
 MindCV and timm, the network's child cells must run one after the other in definition order;
 a `SequentialCell` is opened when a level is named inside it (`features.relu0`) or when the
-network sets `flatten_sequential`. Parameter names stay the model's, so its checkpoints still
-load into the wrapper.
+network sets `flatten_sequential`. A cell whose output is not yet its level's map (DenseNet's
+native path hands the next cell the blocked layout, or a block's chunks) converts it with its
+`feature_map` method. Parameter names stay the model's, so its checkpoints still load into the
+wrapper.
 """
 
 from typing import List, Sequence, Tuple
@@ -15,7 +17,12 @@ from mindspore import nn
 
 from ..utils.errors import MindCVError
 
-__all__ = ["FeatureExtractWrapper"]
+__all__ = ["FeatureExtractWrapper", "feature_map"]
+
+
+def feature_map(cell: nn.Cell, output):
+    """`cell`'s output as the feature map of its level: its `feature_map(output)` if it has one."""
+    return cell.feature_map(output) if hasattr(cell, "feature_map") else output
 
 
 class FeatureExtractWrapper(nn.Cell):
@@ -59,7 +66,7 @@ class FeatureExtractWrapper(nn.Cell):
         for i, cell in enumerate(self._stages):
             x = cell(x)
             if i in self._ends:
-                outs += (x,)
+                outs += (feature_map(cell, x),)
         return outs
 
 

@@ -186,24 +186,20 @@ class BlockedBatchNorm2d(Float32Cell, nn.BatchNorm2d):
 
     Training normalizes with the batch statistics (their gradient included) and updates the
     moving ones; inference normalizes with the moving ones. `relu=True` also applies the ReLU
-    that follows it in DenseNet, in the same pass over the data. `plain_input=True` takes an
-    NCHW tensor and changes it to the blocked layout first (oneDNN's NCHW BatchNorm is its
-    generic kernel).
+    that follows it in DenseNet, in the same pass over the data.
     """
 
-    def __init__(self, library: str, num_features: int, relu: bool = False, plain_input: bool = False):
+    def __init__(self, library: str, num_features: int, relu: bool = False):
         super().__init__(num_features)
         self.norm, self.inference_norm = _norm_ops(library)
         self.relu = relu
         self.cfg = ms.Tensor([self.eps, float(relu)], ms.float32)
-        self.to_blocked = ToBlocked(library) if plain_input else nn.Identity()
         self.use_builtin = False
 
     def construct(self, x):
         if self.use_builtin:
             y = super().construct(x)
             return ops.relu(y) if self.relu else y
-        x = self.to_blocked(x)
         dtype = x.dtype
         x = x.astype(ms.float32)
         if self.training:

@@ -12,6 +12,8 @@
 //   mindcv_conv_backward_weights(x, w, dy, cfg) -> dw    (w is read for its shape only)
 // x, w, dy, y, dx, dw are float32; weights OIHW; activations NCHW, or nChw8c / nChw16c (the channel
 // block B) as a 5-D tensor (N, C/B, H, W, B), the layout DenseNet's dense blocks keep between ops.
+// y and dy are in x's layout, or blocked when x is NCHW: DenseNet's stem convolution takes the
+// 3-channel image and hands the blocked layout on (the output's rank says which).
 // cfg is int32 {stride, padding, bf16}: the convolution runs in bfloat16 (AVX512_BF16 / AMX) when
 // bf16 != 0, the reorders doing the casts; in float32 for a shape and direction oneDNN has no
 // bfloat16 kernel for (said once on stderr; mindcv_conv_bf16_supported tells whether this CPU
@@ -91,10 +93,11 @@ dnnl_status_t ForwardDesc(Engine &engine, const Geometry &g, dnnl_data_type_t t,
               g.dilates, g.pad_l, g.pad_r, attr);
 }
 
-// Fills `plan` with the convolution of `kind` computed in type `t`, activations in layout `act`
-// at the op boundary. Returns oneDNN's status: dnnl_unimplemented when it has no kernel for `t`.
-dnnl_status_t MakePlan(Engine &engine, Kind kind, const Geometry &g, dnnl_format_tag_t act, dnnl_data_type_t t,
-                       Plan &plan) {
+// Fills `plan` with the convolution of `kind` computed in type `t`, at the op boundary x and dx
+// in layout `act`, y and dy in `out_act`. Returns oneDNN's status: dnnl_unimplemented when it has
+// no kernel for `t`.
+dnnl_status_t MakePlan(Engine &engine, Kind kind, const Geometry &g, dnnl_format_tag_t act,
+                       dnnl_format_tag_t out_act, dnnl_data_type_t t, Plan &plan) {
   Attr attr;
   MINDCV_TRY(UserScratchpad(attr));
   PrimitiveDesc fwd, bwd;
@@ -106,12 +109,12 @@ dnnl_status_t MakePlan(Engine &engine, Kind kind, const Geometry &g, dnnl_format
   if (kind == kForward) {
     a[0] = {DNNL_ARG_SRC, Desc(4, g.x, dnnl_f32, act)};
     a[1] = {DNNL_ARG_WEIGHTS, Desc(4, g.w, dnnl_f32, dnnl_oihw)};
-    a[2] = {DNNL_ARG_DST, Desc(4, g.y, dnnl_f32, act)};
+    a[2] = {DNNL_ARG_DST, Desc(4, g.y, dnnl_f32, out_act)};
   } else if (kind == kBackwardData) {
     MINDCV_TRY(Make(bwd, dnnl_convolution_backward_data_primitive_desc_create, engine.handle.get(),
                     dnnl_convolution_direct, any_x.get(), any_w.get(), any_y.get(), g.strides, g.dilates, g.pad_l,
                     g.pad_r, fwd.get(), attr.get()));
-    a[0] = {DNNL_ARG_DIFF_DST, Desc(4, g.y, dnnl_f32, act)};
+    a[0] = {DNNL_ARG_DIFF_DST, Desc(4, g.y, dnnl_f32, out_act)};
     a[1] = {DNNL_ARG_WEIGHTS, Desc(4, g.w, dnnl_f32, dnnl_oihw)};
     a[2] = {DNNL_ARG_DIFF_SRC, Desc(4, g.x, dnnl_f32, act)};
   } else {
@@ -119,7 +122,7 @@ dnnl_status_t MakePlan(Engine &engine, Kind kind, const Geometry &g, dnnl_format
                     dnnl_convolution_direct, any_x.get(), any_dw.get(), const_dnnl_memory_desc_t{nullptr},
                     any_y.get(), g.strides, g.dilates, g.pad_l, g.pad_r, fwd.get(), attr.get()));
     a[0] = {DNNL_ARG_SRC, Desc(4, g.x, dnnl_f32, act)};
-    a[1] = {DNNL_ARG_DIFF_DST, Desc(4, g.y, dnnl_f32, act)};
+    a[1] = {DNNL_ARG_DIFF_DST, Desc(4, g.y, dnnl_f32, out_act)};
     a[2] = {DNNL_ARG_DIFF_WEIGHTS, Desc(4, g.w, dnnl_f32, dnnl_oihw)};
   }
   const_dnnl_primitive_desc_t pd = kind == kForward ? fwd.get() : bwd.get();
@@ -142,16 +145,16 @@ void NoteFloat32Fallback(Kind kind, const Geometry &g, int64_t stride) {
 // but oneDNN has no bfloat16 kernel for this kind and shape (each direction decides on its own,
 // so a step whose forward has one and backward none still runs). Null if it cannot be made.
 const Plan *GetPlan(Engine &engine, Kind kind, const Geometry &g, int64_t stride, int64_t pad, bool bf16,
-                    dnnl_format_tag_t act) {
-  static auto &cache = *new PlanCache<Plan, 12>();  // never freed, like the engine its plans use
-  const PlanCache<Plan, 12>::Key key = {kind, g.x[0], g.x[1], g.x[2], g.x[3], g.w[0], g.w[2], g.w[3],
-                                        stride, pad,    bf16,   act};
+                    dnnl_format_tag_t act, dnnl_format_tag_t out_act) {
+  static auto &cache = *new PlanCache<Plan, 13>();  // never freed, like the engine its plans use
+  const PlanCache<Plan, 13>::Key key = {kind, g.x[0], g.x[1], g.x[2], g.x[3], g.w[0], g.w[2],
+                                        g.w[3], stride, pad,    bf16,   act,    out_act};
   return cache.Get(key, [&](Plan *plan) {
-    dnnl_status_t status = MakePlan(engine, kind, g, act, bf16 ? dnnl_bf16 : dnnl_f32, *plan);
+    dnnl_status_t status = MakePlan(engine, kind, g, act, out_act, bf16 ? dnnl_bf16 : dnnl_f32, *plan);
     if (status == dnnl_unimplemented && bf16) {
       NoteFloat32Fallback(kind, g, stride);
       *plan = Plan();
-      status = MakePlan(engine, kind, g, act, dnnl_f32, *plan);
+      status = MakePlan(engine, kind, g, act, out_act, dnnl_f32, *plan);
     }
     if (status != dnnl_success) std::fprintf(stderr, "mindcv native op: oneDNN status %d\n", int(status));
     return status;
@@ -200,18 +203,22 @@ int Run(Kind kind, const Params &p) {
   if (stride < 1 || pad < 0 || (cfg[kBf16] != 0 && cfg[kBf16] != 1)) return Fail(op, "cfg holds a bad value");
   const Geometry g(x.dims, w, stride, pad);
   if (g.y[2] < 1 || g.y[3] < 1) return Fail(op, "the kernel is larger than the padded input");
-  if (kind != kForward && !x.Matches(p, BackwardParams::kDy, g.y[1], g.y[2], g.y[3]))
-    return Fail(op, "dy's shape is not the forward output's");
-  const bool out_ok = kind == kForward           ? x.Matches(p, kOut, g.y[1], g.y[2], g.y[3])
-                      : kind == kBackwardData    ? x.Matches(p, kOut)
-                                                 : p.Is(kOut, 4, w);
+  // y's (dy's) layout: x's, or blocked when x is NCHW (the tensor's rank says which)
+  const int y_index = forward ? kOut : BackwardParams::kDy;
+  Activation y;
+  const bool y_read = y.Read(p, y_index) && (y.block == x.block || x.block == 0);
+  Activation out_layout = x;  // x's batch, y's layout
+  out_layout.block = y.block, out_layout.tag = y.tag;
+  const bool y_ok = y_read && out_layout.Matches(p, y_index, g.y[1], g.y[2], g.y[3]);
+  if (!forward && !y_ok) return Fail(op, "dy's shape is not the forward output's");
+  const bool out_ok = forward ? y_ok : kind == kBackwardData ? x.Matches(p, kOut) : p.Is(kOut, 4, w);
   if (!out_ok) return Fail(op, "the output's shape is not the convolution's (O a multiple of B when blocked)");
 
   Engine *engine = GetEngine();
   if (!engine) return Fail(op, "oneDNN has no CPU engine");
   Call call(*engine);
   if (!call.ok()) return Fail(op, "oneDNN could not make a stream");
-  const Plan *plan = GetPlan(*engine, kind, g, stride, pad, cfg[kBf16] != 0, x.tag);
+  const Plan *plan = GetPlan(*engine, kind, g, stride, pad, cfg[kBf16] != 0, x.tag, y.tag);
   if (!plan) return Fail(op, "oneDNN could not make the primitive");
   void **d = p.data;
   const bool ok = forward                  ? Execute(call, *plan, d[kX], d[kW], d[kOut])

@@ -10,6 +10,7 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from . import checks
+from .blocked import channel_block
 from .float32_cell import Float32Cell
 
 
@@ -22,7 +23,12 @@ def _operands(op: str, x, w, cfg):
     return n, c, h, width, block
 
 
-def _backward_shape(op: str, like_weight: bool):
+def _output_block(x_block: int, out_block: int) -> int:
+    """The output's channel block: x's, or `out_block` (the stem's blocked output) for NCHW x."""
+    return x_block or out_block
+
+
+def _backward_shape(op: str, like_weight: bool, out_block: int):
     """The shape function of a backward op: dx is shaped like x, dw like w.
 
     It checks dy's batch, channels and layout but not its height and width (the kernel does, from
@@ -33,7 +39,7 @@ def _backward_shape(op: str, like_weight: bool):
     def shape(x, w, dy, cfg):
         n, _, _, _, block = _operands(op, x, w, cfg)
         dy_n, dy_c, _, _, dy_block = checks.activation(op, "dy", dy)
-        if (dy_n, dy_c, dy_block) != (n, w[0], block):
+        if (dy_n, dy_c, dy_block) != (n, w[0], _output_block(block, out_block)):
             raise ValueError(f"{op}: dy of shape {list(dy)} is no output of x {list(x)} and weight {list(w)}")
         return list(w if like_weight else x)
 
@@ -46,9 +52,9 @@ def _dtype(x, w, *rest):
     return x
 
 
-def _conv_ops(library: str, stride: int, padding: int):
-    """The forward Custom op for one stride and padding; its bprop runs the backward-data and
-    backward-weights ops.
+def _conv_ops(library: str, stride: int, padding: int, out_block: int):
+    """The forward Custom op for one stride and padding (and, with `out_block`, a blocked output
+    for NCHW input); its bprop runs the backward-data and backward-weights ops.
 
     The forward's shape function closes over stride and padding; the library reads them from the
     int32 `cfg` input, because MindSpore 2.10 hands aot kernels default attribute values. Every
@@ -61,13 +67,21 @@ def _conv_ops(library: str, stride: int, padding: int):
         out_h, out_w = ((size + 2 * padding - k) // stride + 1 for size, k in ((h, w[2]), (width, w[3])))
         if min(out_h, out_w) < 1:
             raise ValueError(f"{op}: a {w[2]}x{w[3]} kernel exceeds x ({h}x{width}) padded by {padding}")
-        return checks.activation_shape(op, "the output", n, w[0], out_h, out_w, block)
+        return checks.activation_shape(
+            op, "the output", n, w[0], out_h, out_w, _output_block(block, out_block)
+        )
 
     def custom(name, shape, **kwargs):
-        return ops.Custom(f"{library}:mindcv_conv_{name}", shape, _dtype, func_type="aot", **kwargs)
+        op = ops.Custom(f"{library}:mindcv_conv_{name}", shape, _dtype, func_type="aot", **kwargs)
+        # MindSpore caches shapes per op name and attributes, not per shape function (the stem's
+        # blocked output was given to NCHW convolutions of the same input shape)
+        op.add_prim_attr("out_block", out_block)
+        return op
 
-    backward_data = custom("backward_data", _backward_shape("OneDNNConv2d backward-data", False))
-    backward_weights = custom("backward_weights", _backward_shape("OneDNNConv2d backward-weights", True))
+    backward_data = custom("backward_data", _backward_shape("OneDNNConv2d backward-data", False, out_block))
+    backward_weights = custom(
+        "backward_weights", _backward_shape("OneDNNConv2d backward-weights", True, out_block)
+    )
 
     def bprop(x, w, cfg, out, dout):
         return backward_data(x, w, dout, cfg), backward_weights(x, w, dout, cfg), ops.zeros_like(cfg)
@@ -82,9 +96,10 @@ class OneDNNConv2d(Float32Cell, nn.Conv2d):
     either path. `bf16=True` runs the convolution in bfloat16 (AVX512_BF16 or AMX) on float32
     tensors. Float16 inputs (mixed precision) are computed in float32 and cast back: nn.Conv2d's
     kernel would be the slow plain-layout one. Activations may be NCHW or blocked (5-D, see
-    mindcv/ops/blocked.py); a blocked output needs out_channels a multiple of the block. Shapes
-    and dtypes are checked before the kernel runs (ValueError, TypeError). Inside
-    `builtin_convolutions` nn.Conv2d's runs.
+    mindcv/ops/blocked.py); a blocked output needs out_channels a multiple of the block. With
+    `blocked_output`, NCHW input gives a blocked output (DenseNet's stem: the image's 3 channels
+    make no block). Shapes and dtypes are checked before the kernel runs (ValueError, TypeError).
+    Inside `builtin_convolutions` nn.Conv2d's runs (NCHW).
     """
 
     def __init__(
@@ -97,6 +112,7 @@ class OneDNNConv2d(Float32Cell, nn.Conv2d):
         padding: int = 0,
         bf16: bool = False,
         weight_init="normal",
+        blocked_output: bool = False,
     ):
         super().__init__(
             in_channels,
@@ -108,7 +124,9 @@ class OneDNNConv2d(Float32Cell, nn.Conv2d):
             has_bias=False,
             weight_init=weight_init,
         )
-        self.native_conv = _conv_ops(library, stride, padding)
+        self.native_conv = _conv_ops(
+            library, stride, padding, channel_block(library) if blocked_output else 0
+        )
         self.cfg = ms.Tensor([stride, padding, int(bf16)], ms.int32)
         self.use_builtin = False
 

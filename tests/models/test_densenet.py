@@ -9,7 +9,7 @@ from mindspore import nn, ops
 
 from mindcv.models import DenseNet, create_model, densenet
 from mindcv.models.densenet import _Transition
-from mindcv.ops import ToBlocked
+from mindcv.ops import BlockedBatchNorm2d
 from mindcv.ops.dense_bottleneck import RecomputedDenseBottleneck
 from mindcv.ops.selftest import relative_error
 
@@ -172,7 +172,7 @@ def test_memory_efficient_on_the_native_path_recomputes_from_the_chunks():
     bottleneck is the native op; the blocks stay in the blocked layout."""
     model = create_model("densenet_test", memory_efficient=True)
     block = model.features.denseblock1
-    assert block.chunked and isinstance(model.features.norm0.to_blocked, ToBlocked)  # blocked from norm0 on
+    assert block.chunked and isinstance(model.features.norm0, BlockedBatchNorm2d)  # blocked from the stem on
     assert [layer.chunks for layer in block.cell_list] == [1, 2]
     for layer in block.cell_list:
         assert isinstance(layer.recomputed_bottleneck, RecomputedDenseBottleneck)

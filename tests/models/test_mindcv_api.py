@@ -20,8 +20,10 @@ def _params(model):
 
 
 def _randomised(model, seed=1):
+    """Every parameter random (normal; a BatchNorm's moving variance its absolute value)."""
     for p in model.get_parameters():
-        p.set_data(ms.Tensor(np.random.RandomState(seed + len(p.name)).randn(*p.shape).astype(np.float32)))
+        value = np.random.RandomState(seed + len(p.name)).randn(*p.shape).astype(np.float32)
+        p.set_data(ms.Tensor(np.abs(value) if "moving_variance" in p.name else value))
     return model
 
 
@@ -96,6 +98,42 @@ def test_feature_extract_wrapper_matches_features_only(trained, mode):
     assert {p.name for p in wrapped.get_parameters()} == {p.name for p in trained.get_parameters()}
     with pytest.raises(MindCVError, match="out of range"):
         FeatureExtractWrapper(trained, out_indices=[5])
+
+
+class _FeatureEnergy(nn.Cell):
+    """The sum over a backbone's feature maps of their mean square: a loss on all levels."""
+
+    def __init__(self, backbone):
+        super().__init__()
+        self.backbone = backbone
+
+    def construct(self, images):
+        levels = self.backbone(images)
+        return sum([(level * level).mean() for level in levels])
+
+
+@pytest.mark.slow
+def test_feature_extract_wrapper_trains_as_the_features_only_backbone(mode):
+    """Fine-tuning a wrapped classifier (a detection backbone): in training its blocks hand the
+    transitions their chunks and batch statistics, and the wrapper still returns NCHW maps, with
+    the features_only backbone's values and gradients."""
+    classifier = _randomised(create_model("densenet121", num_classes=3), seed=3)
+    backbone = create_model("densenet121", features_only=True, out_indices=(1, 2))
+    ms.load_param_into_net(backbone, _params_as_tensors(classifier))
+    wrapped = FeatureExtractWrapper(classifier, out_indices=[1, 2])
+    results = []
+    for network in (wrapped, backbone):
+        network.set_train(True)
+        params = network.trainable_params()
+        value, grads = ms.value_and_grad(_FeatureEnergy(network), None, params)(IMAGES)
+        # by name from "features." on (the loss cell prefixes them, the wrapper's with "net.")
+        named = {p.name.partition("features.")[2] or p.name: g.asnumpy() for p, g in zip(params, grads)}
+        results.append((value.asnumpy(), named))
+    (ours, our_grads), (theirs, their_grads) = results
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5)
+    assert set(our_grads) >= set(their_grads) and len(their_grads) > 100
+    for name, grad in their_grads.items():
+        np.testing.assert_allclose(our_grads[name], grad, rtol=1e-4, atol=1e-6)
 
 
 class _Blocks(nn.Cell):

@@ -57,10 +57,14 @@ def test_convolution_dtypes_are_checked(mode):
 
 def test_a_gradient_that_is_no_output_of_x_is_refused():
     """The backward ops check dy against x and the weight (only a bug would hand them another)."""
-    shape = onednn_conv._backward_shape("backward-data", like_weight=False)
+    shape = onednn_conv._backward_shape("backward-data", like_weight=False, out_block=0)
     assert shape([1, 8, 6, 6], [16, 8, 3, 3], [1, 16, 6, 6], [3]) == [1, 8, 6, 6]
     with pytest.raises(ValueError, match="is no output of x"):
         shape([1, 8, 6, 6], [16, 8, 3, 3], [1, 8, 6, 6], [3])
+    stem = onednn_conv._backward_shape("backward-data", like_weight=False, out_block=8)  # blocked output
+    assert stem([1, 3, 6, 6], [16, 3, 3, 3], [1, 2, 6, 6, 8], [3]) == [1, 3, 6, 6]
+    with pytest.raises(ValueError, match="is no output of x"):
+        stem([1, 3, 6, 6], [16, 3, 3, 3], [1, 16, 6, 6], [3])
 
 
 def test_layout_changes_and_batch_norm_shapes_are_checked(mode):
@@ -105,6 +109,9 @@ MISMATCHES = {
         f32(1, 1, 6, 6, 8),
     ),
     "output of the wrong size": (FORWARD, X, W, CFG, f32(1, 8, 5, 5)),
+    "blocked output of NCHW x, wrong size": (FORWARD, X, W, CFG, f32(1, 1, 5, 5, 8)),
+    "NCHW output of blocked x": (FORWARD, f32(1, 2, 6, 6, 8), W, CFG, Y),
+    "blocked dy of NCHW x, other channels": (WEIGHTS, X, W, f32(1, 2, 6, 6, 8), CFG, f32(8, 16, 3, 3)),
     "float64 input": (FORWARD, np.zeros((1, 16, 6, 6)), W, CFG, Y),
     "no output": (FORWARD, X, W, CFG),
     "weight of other channels": (FORWARD, X, f32(8, 8, 3, 3), CFG, Y),
@@ -185,3 +192,6 @@ def test_the_library_runs_what_it_checked():
     x, y = f32(1, 16, 6, 6), f32(1, 8, 6, 6)
     assert call(FORWARD, x, np.ones((8, 16, 3, 3), np.float32), CFG, y) == 0
     assert y[0, 0, 2, 2] == 7.0 * 16 * 9
+    blocked_y = f32(1, 1, 6, 6, 8)  # NCHW x, blocked y: the stem's
+    assert call(FORWARD, x, np.ones((8, 16, 3, 3), np.float32), CFG, blocked_y) == 0
+    assert blocked_y[0, 0, 2, 2, 3] == 7.0 * 16 * 9

@@ -11,7 +11,7 @@ from mindspore import nn
 
 from mindcv.engine import runtime
 from mindcv.models import DenseNet, densenet
-from mindcv.ops import OneDNNConv2d, native, native_conv_library
+from mindcv.ops import OneDNNConv2d, ToPlain, channel_block, native, native_conv_library
 from mindcv.ops.selftest import CONFIGS, cell_errors, relative_error
 from tests.native_marks import lacks_bf16, needs_bf16, needs_native
 from tests.scripts import run
@@ -44,6 +44,22 @@ def test_values_and_gradients_match_nn_conv2d(mode, config):
     dy = ms.Tensor(rng.randn(*conv(x).shape).astype(np.float32))
     assert conv(x).shape == builtin(x).shape
     errors = cell_errors(conv, builtin, x, dy)
+    assert max(errors) <= TOLERANCE, f"relative errors (y, dx, dw): {errors}"
+
+
+@needs_native
+def test_the_stem_convolutions_blocked_output_matches_nn_conv2d(mode):
+    """blocked_output: the 3-channel image in NCHW, the output blocked (DenseNet's stem); values,
+    the input's gradient (from a blocked dy) and the weight's, through ToPlain."""
+    library = native_conv_library()
+    conv = OneDNNConv2d(library, 3, 16, 7, stride=2, padding=3, blocked_output=True)
+    builtin = nn.Conv2d(3, 16, 7, stride=2, pad_mode="pad", padding=3, has_bias=False)
+    builtin.weight.set_data(conv.weight.value())
+    rng = np.random.RandomState(3)
+    x = ms.Tensor(rng.randn(2, 3, 32, 32).astype(np.float32))
+    assert conv(x).shape == (2, 16 // channel_block(library), 16, 16, channel_block(library))
+    dy = ms.Tensor(rng.randn(2, 16, 16, 16).astype(np.float32))
+    errors = cell_errors(nn.SequentialCell([conv, ToPlain(library)]), builtin, x, dy)
     assert max(errors) <= TOLERANCE, f"relative errors (y, dx, dw): {errors}"
 
 
