@@ -228,15 +228,12 @@ class FixedDenseBottleneck(Float32Cell):
     mode is two of these (bottleneck, then norm2-relu2-conv2 on one chunk) instead of five ops,
     and a transition (`pool`) one instead of six. Its gradient is eval-mode BatchNorm's (the
     statistics constants), for saliency maps and other input gradients of a model in eval mode.
-
-    Inside `builtin_convolutions` (export) the layer runs MindSpore's ops instead.
     """
 
     def __init__(self, library: str, chunks: int, eps: float, pool: bool = False):
         super().__init__()
         self.op = _bottleneck_ops(library, chunks, pool=pool, fixed=True)
         self.bn_cfg = ms.Tensor([eps, 1.0], ms.float32)  # {epsilon, relu}, batch_norm.cc's
-        self.use_builtin = False
 
     def construct(self, chunks, gamma, beta, weight, conv_cfg, moving_mean, moving_var):
         return self.op(*chunks, gamma, beta, weight, self.bn_cfg, conv_cfg, moving_mean, moving_var)
