@@ -222,8 +222,8 @@ class _DenseLayer(nn.Cell):
     norm2-relu2-conv2 is the same op on the bottleneck's output, so norm2's output is not kept.
     With `stored_chunks` (the default on the blocked path) the block trains it through
     `forward_stored` on that tuple too, whose bottleneck keeps the BN-ReLU output but builds no
-    concatenation and takes the earlier chunks' batch statistics from the previous layer, and in
-    eval mode through `forward_fixed`: two native ops on the moving statistics.
+    concatenation and takes the earlier chunks' batch statistics from the previous layer. On
+    either tuple, eval mode runs `forward_fixed`: two native ops on the moving statistics.
     """
 
     def __init__(
@@ -261,13 +261,15 @@ class _DenseLayer(nn.Cell):
             self.recomputed_norm2_conv2 = RecomputedDenseBottleneck(_native_library(), 1, self.norm2.eps)
         else:
             self.recomputed_bottleneck = _RecomputedBottleneck(self.norm1.eps) if memory_efficient else None
+        if chunks or stored_chunks:  # eval mode on the chunks: the moving statistics
+            library = blocked_library or _native_library()
+            self.fixed_bottleneck = FixedDenseBottleneck(library, chunks or stored_chunks, self.norm1.eps)
+            self.fixed_norm2_conv2 = FixedDenseBottleneck(library, 1, self.norm2.eps)
         if stored_chunks:  # the first layer of a block computes all its statistics, the others one chunk's
             known = stored_chunks > 1
             self.stored_bottleneck = StoredDenseBottleneck(
                 blocked_library, stored_chunks, self.norm1.eps, known
             )
-            self.fixed_bottleneck = FixedDenseBottleneck(blocked_library, stored_chunks, self.norm1.eps)
-            self.fixed_norm2_conv2 = FixedDenseBottleneck(blocked_library, 1, self.norm2.eps)
 
     def bottleneck(self, x):
         if self.chunks:  # x: the tuple of chunks
@@ -322,8 +324,9 @@ class _DenseBlock(nn.Cell):
     and with `return_chunks` the block returns that tuple, in its layout, for the transition after
     it (which then keeps no concatenation either). By default there, training passes each layer
     the tuple of chunks too, with the previous layer's batch statistics (`forward_stored`), and
-    concatenates once, at the end; so does eval mode (`forward_fixed`) but while exporting
-    (`use_builtin`, set by builtin_convolutions: an exported file holds standard operators only).
+    concatenates once, at the end. Eval mode passes each layer the chunks on either path
+    (`forward_fixed`), but while exporting (`use_builtin`, set by builtin_convolutions: an
+    exported file holds standard operators only).
     Otherwise its output is NCHW, a feature map as `feature_info` promises. With `blocked_input`
     its input already is in the blocked layout.
     """
@@ -379,7 +382,8 @@ class _DenseBlock(nn.Cell):
         if self.chunked:
             chunks = (x,)
             for layer in self.cell_list:
-                chunks = chunks + (layer(chunks),)
+                out = layer(chunks) if self.training or self.use_builtin else layer.forward_fixed(chunks)
+                chunks = chunks + (out,)
             if self.return_chunks:
                 return chunks
             return self.to_plain(self.concat(chunks))
@@ -418,8 +422,9 @@ class _Transition(nn.Cell):
     first, runs the BN-ReLU and the pool on oneDNN's blocked kernels and hands the next dense
     block a blocked output. With `stored_chunks` too (the default on the blocked path), in
     training its input is the block's chunks with the batch statistics of all but the last, and
-    all four steps are one native op that keeps only the pooled tensor for the backward, and in
-    eval mode one on the moving statistics (but while exporting, `use_builtin`).
+    all four steps are one native op that keeps only the pooled tensor for the backward. On the
+    chunks, eval mode runs one native op on the moving statistics (but while exporting,
+    `use_builtin`).
     """
 
     def __init__(
@@ -453,6 +458,8 @@ class _Transition(nn.Cell):
         )
         if chunks or stored_chunks:
             self.recomputed_norm = (norm,)  # reachable under mixed precision, as in _DenseLayer
+            library = blocked_library or _native_library()
+            self.fixed = FixedDenseBottleneck(library, chunks or stored_chunks, norm.eps, pool=True)
         if chunks:
             self.recomputed = RecomputedDenseBottleneck(_native_library(), chunks, norm.eps, pool=True)
             self.concat = ops.Concat(axis=1)
@@ -462,14 +469,15 @@ class _Transition(nn.Cell):
             self.stored = StoredDenseBottleneck(
                 blocked_library, stored_chunks, norm.eps, known=True, pool=True
             )
-            self.fixed = FixedDenseBottleneck(blocked_library, stored_chunks, norm.eps, pool=True)
         self.use_builtin = False
 
     def construct(self, x):
         if self.chunks:  # x: the tuple of the block's chunks
+            norm, conv = self.recomputed_norm[0], self.features.conv
             if self.training:
-                norm, conv = self.recomputed_norm[0], self.features.conv
                 return self.to_plain(_recomputed(self.recomputed, x, norm, conv))
+            if not self.use_builtin:
+                return self.to_plain(_fixed(self.fixed, x, norm, conv))
             x = self.to_plain(self.concat(x))
         if self.stored is not None and self.training:
             chunks, known_mean, known_var = x  # the block's chunks, the statistics of all but the last

@@ -145,7 +145,8 @@ def build(name, **kwargs):
 @pytest.mark.parametrize("name", ["tiny", "densenet_test"])
 def test_memory_efficient_matches_normal_gradients_and_statistics(mode, name):
     """Whole-network gradients, loss and moving statistics (updated once, not once more by the
-    recomputation) equal the default path's; the parameter names too, so checkpoints interchange."""
+    recomputation) equal the default path's, and so do eval-mode logits; the parameter names
+    too, so checkpoints interchange."""
     # densenet_test at 64x64, not 32: at 32 its last block is 1x1, BatchNorm there normalizes 4
     # values per channel, and a 1e-7 relative change of the input moves the default path's own
     # gradients by 4e-5; at 64 by 5e-6 (so kernels that round differently, as the native
@@ -158,10 +159,13 @@ def test_memory_efficient_matches_normal_gradients_and_statistics(mode, name):
         loss, grads = _train_step(model, inputs(batch=4, size=size))
         stats = {p.name: p.asnumpy() for p in model.get_parameters() if "moving" in p.name}
         names = [p.name for p in model.get_parameters()]
-        results.append((loss, np.concatenate([g.ravel() for g in grads]), stats, names))
-    (loss_a, grads_a, stats_a, names_a), (loss_b, grads_b, stats_b, names_b) = results
+        model.set_train(False)  # eval mode on the chunks, with the moving statistics just updated
+        logits = model(inputs(batch=4, size=size)).asnumpy()
+        results.append((loss, np.concatenate([g.ravel() for g in grads]), stats, names, logits))
+    (loss_a, grads_a, stats_a, names_a, logits_a), (loss_b, grads_b, stats_b, names_b, logits_b) = results
     assert names_b == names_a
     assert relative_error(loss_b, loss_a) <= 1e-5
+    assert relative_error(logits_b, logits_a) <= 1e-5
     assert relative_error(grads_b, grads_a) <= 1e-5
     for name in stats_a:
         assert relative_error(stats_b[name], stats_a[name]) <= 1e-5, name
