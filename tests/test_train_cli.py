@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mindcv.ops import native
 from mindcv.utils.progress import BLOCKS
 from tests.scripts import ROOT, SMALL, SMALL_NET, make_checkpoint, make_digit_folders, progress_bars, run
 
@@ -236,6 +237,29 @@ def test_ema_weights_are_validated_and_saved_as_best(tmp_path):
     validate = ["python", ROOT / "validate.py", *args, "--ckpt_path", ckpt / "densenet_test-best.ckpt"]
     ok(run([*validate, "--json", tmp_path / "v.json"], tmp_path))
     assert json.loads((tmp_path / "v.json").read_text())["top1"] == pytest.approx(logged, abs=1e-4)
+
+
+@pytest.mark.slow
+def test_a_run_capped_at_avx2_does_not_load_the_graph_of_an_uncapped_one(tmp_path):
+    """The channel block is oneDNN's effective ISA's (16 with AVX-512, 8 at an AVX2 cap): the
+    blocked shapes in a cached graph differ, so each block has its own folder. On an AVX-512 CPU
+    the capped rerun loaded the uncapped run's graph and failed in its first BatchNorm."""
+    args = [
+        "python",
+        ROOT / "train.py",
+        "-c",
+        DEMO,
+        *TINY_RUN,
+        "--epoch_size",
+        "1",
+        "--val_while_train",
+        "False",
+    ]
+    home = {"MINDCV_HOME": str(tmp_path / "home")}
+    ok(run(args, tmp_path, **home))
+    ok(run(args, tmp_path, ONEDNN_MAX_CPU_ISA="AVX2", **home))
+    cached = {p.name for p in (tmp_path / "home" / "compile_cache").glob("*/*/*") if p.is_dir()}
+    assert len(cached) == (2 if native.cpu_has_avx512() else 1), cached
 
 
 @pytest.mark.slow

@@ -84,13 +84,17 @@ def _key_compile_cache_by_conv_path(native: bool) -> None:
     custom-op graph into a fallback run (measured), and the other way round a built-in Conv2D
     would run uncapped, on oneDNN's reference kernel. bf16 is in the graph too (a constant), and
     so is the native library's path, whose folder is the build's key (mindcv/ops/native.py): a
-    change to the C++ alone must not load a graph naming the old library."""
+    change to the C++ alone must not load a graph naming the old library. So is the channel
+    block of the blocked shapes, oneDNN's effective ISA's (an ONEDNN_MAX_CPU_ISA=AVX2 run loaded
+    an uncapped run's graph of 16-channel blocks and failed)."""
+    from ..ops.blocked import channel_block
     from ..ops.native import native_conv_bf16, native_conv_library
 
     path = os.environ.get("MS_COMPILER_CACHE_PATH")
     if native:
-        build = Path(native_conv_library()).parent.name
-        tag = f"onednn-bf16-{build}" if native_conv_bf16() else f"onednn-{build}"
+        library = native_conv_library()
+        bf16 = "-bf16" if native_conv_bf16() else ""
+        tag = f"onednn{bf16}-b{channel_block(library)}-{Path(library).parent.name}"
     else:
         tag = "builtin-conv"
     if path and Path(path).name != tag:

@@ -11,7 +11,7 @@ from mindspore import nn
 
 from mindcv.engine import runtime
 from mindcv.models import DenseNet, densenet
-from mindcv.ops import OneDNNConv2d, ToPlain, channel_block, native, native_conv_library
+from mindcv.ops import OneDNNConv2d, ToPlain, blocked, channel_block, native, native_conv_library
 from mindcv.ops.selftest import CONFIGS, cell_errors, relative_error
 from tests.native_marks import lacks_bf16, needs_bf16, needs_native
 from tests.scripts import run
@@ -280,10 +280,11 @@ def test_each_conv_path_and_native_build_has_its_own_compile_cache(monkeypatch, 
     """MindSpore's compile cache would load a graph compiled on the other path, or one naming the
     library of an older native build."""
     monkeypatch.setattr(native, "native_conv_library", lambda: "/home/native/0123abcd/conv2d.so")
+    monkeypatch.setattr(blocked, "channel_block", lambda library: 16)  # its blocked shapes
     monkeypatch.setenv("MS_COMPILER_CACHE_PATH", str(tmp_path))
     for _ in range(2):  # idempotent: init_runtime may run more than once
         runtime._key_compile_cache_by_conv_path(True)
-    assert runtime.os.environ["MS_COMPILER_CACHE_PATH"] == str(tmp_path / "onednn-0123abcd")
+    assert runtime.os.environ["MS_COMPILER_CACHE_PATH"] == str(tmp_path / "onednn-b16-0123abcd")
     monkeypatch.setenv("MS_COMPILER_CACHE_PATH", str(tmp_path))
     runtime._key_compile_cache_by_conv_path(False)
     assert runtime.os.environ["MS_COMPILER_CACHE_PATH"] == str(tmp_path / "builtin-conv")
@@ -291,4 +292,4 @@ def test_each_conv_path_and_native_build_has_its_own_compile_cache(monkeypatch, 
     monkeypatch.setenv("MINDCV_NATIVE_CONV", "bf16")
     monkeypatch.setattr(native, "native_bf16_supported", lambda: True)
     runtime._key_compile_cache_by_conv_path(True)
-    assert runtime.os.environ["MS_COMPILER_CACHE_PATH"] == str(tmp_path / "onednn-bf16-0123abcd")
+    assert runtime.os.environ["MS_COMPILER_CACHE_PATH"] == str(tmp_path / "onednn-bf16-b16-0123abcd")
