@@ -15,6 +15,18 @@ from tests.scripts import ROOT, SMALL, SMALL_NET, make_checkpoint, make_digit_fo
 
 DEMO = str(ROOT / "configs" / "densenet" / "densenet_121_demo.yaml")
 TINY_RUN = [*SMALL_NET, "--num_samples", "32", "--batch_size", "16"]
+# one epoch of the tiny demo run, no validation: for what compiles and caches
+ONE_EPOCH = [
+    "python",
+    ROOT / "train.py",
+    "-c",
+    DEMO,
+    *TINY_RUN,
+    "--epoch_size",
+    "1",
+    "--val_while_train",
+    "False",
+]
 
 
 def ok(result):
@@ -244,17 +256,7 @@ def test_a_run_capped_at_avx2_does_not_load_the_graph_of_an_uncapped_one(tmp_pat
     """The channel block is oneDNN's effective ISA's (16 with AVX-512, 8 at an AVX2 cap): the
     blocked shapes in a cached graph differ, so each block has its own folder. On an AVX-512 CPU
     the capped rerun loaded the uncapped run's graph and failed in its first BatchNorm."""
-    args = [
-        "python",
-        ROOT / "train.py",
-        "-c",
-        DEMO,
-        *TINY_RUN,
-        "--epoch_size",
-        "1",
-        "--val_while_train",
-        "False",
-    ]
+    args = ONE_EPOCH
     home = {"MINDCV_HOME": str(tmp_path / "home")}
     ok(run(args, tmp_path, **home))
     ok(run(args, tmp_path, ONEDNN_MAX_CPU_ISA="AVX2", **home))
@@ -266,17 +268,7 @@ def test_a_run_capped_at_avx2_does_not_load_the_graph_of_an_uncapped_one(tmp_pat
 def test_graph_compile_cache_is_shared_only_by_identical_runs(tmp_path):
     """A rerun of the same command reuses its cached graphs; other options get their own folder."""
     cache_root = tmp_path / "home" / "compile_cache"
-    args = [
-        "python",
-        ROOT / "train.py",
-        "-c",
-        DEMO,
-        *TINY_RUN,
-        "--epoch_size",
-        "1",
-        "--val_while_train",
-        "False",
-    ]
+    args = ONE_EPOCH
 
     def folders():
         return sorted(p.relative_to(cache_root) for p in cache_root.glob("*/*") if p.is_dir())

@@ -326,9 +326,9 @@ class _DenseBlock(nn.Cell):
     the tuple of chunks too, with the previous layer's batch statistics (`forward_stored`), and
     concatenates once, at the end. Eval mode passes each layer the chunks on either path
     (`forward_fixed`), but while exporting (`use_builtin`, set by builtin_convolutions: an
-    exported file holds standard operators only).
-    Otherwise its output is NCHW, a feature map as `feature_info` promises. With `blocked_input`
-    its input already is in the blocked layout.
+    exported file holds standard operators only). Its output is the chunks (`return_chunks`) or
+    NCHW; `feature_map` gives the NCHW map `feature_info` promises either way. With
+    `blocked_input` its input already is in the blocked layout.
     """
 
     def __init__(
