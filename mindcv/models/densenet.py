@@ -379,11 +379,17 @@ class _DenseBlock(nn.Cell):
 
     def construct(self, x):
         x = self.to_blocked(x)
+        if (self.chunked or self.stored) and not self.training and not self.use_builtin:
+            chunks = (x,)
+            for layer in self.cell_list:
+                chunks = chunks + (layer.forward_fixed(chunks),)
+            if self.return_chunks:
+                return chunks
+            return self.to_plain(self.concat(chunks))
         if self.chunked:
             chunks = (x,)
             for layer in self.cell_list:
-                out = layer(chunks) if self.training or self.use_builtin else layer.forward_fixed(chunks)
-                chunks = chunks + (out,)
+                chunks = chunks + (layer(chunks),)
             if self.return_chunks:
                 return chunks
             return self.to_plain(self.concat(chunks))
@@ -394,13 +400,6 @@ class _DenseBlock(nn.Cell):
                 chunks = chunks + (out,)
             if self.return_chunks:  # and the statistics of all but the last, for the transition
                 return chunks, mean, var
-            return self.to_plain(self.concat(chunks))
-        if self.stored and not self.use_builtin:
-            chunks = (x,)
-            for layer in self.cell_list:
-                chunks = chunks + (layer.forward_fixed(chunks),)
-            if self.return_chunks:
-                return chunks
             return self.to_plain(self.concat(chunks))
         for layer in self.cell_list:
             x = self.concat((x, layer(x)))
@@ -456,6 +455,7 @@ class _Transition(nn.Cell):
                 ]
             )
         )
+        self.fixed = None  # eval mode on the block's chunks
         if chunks or stored_chunks:
             self.recomputed_norm = (norm,)  # reachable under mixed precision, as in _DenseLayer
             library = blocked_library or _native_library()
@@ -472,12 +472,13 @@ class _Transition(nn.Cell):
         self.use_builtin = False
 
     def construct(self, x):
+        if self.fixed is not None and not self.training and not self.use_builtin:  # x: the block's chunks
+            y = _fixed(self.fixed, x, self.recomputed_norm[0], self.features.conv)
+            return self.to_plain(y) if self.chunks else y
         if self.chunks:  # x: the tuple of the block's chunks
-            norm, conv = self.recomputed_norm[0], self.features.conv
             if self.training:
+                norm, conv = self.recomputed_norm[0], self.features.conv
                 return self.to_plain(_recomputed(self.recomputed, x, norm, conv))
-            if not self.use_builtin:
-                return self.to_plain(_fixed(self.fixed, x, norm, conv))
             x = self.to_plain(self.concat(x))
         if self.stored is not None and self.training:
             chunks, known_mean, known_var = x  # the block's chunks, the statistics of all but the last
@@ -487,8 +488,6 @@ class _Transition(nn.Cell):
             )
             _update_from_batch(norm, mean, var, chunks)
             return y
-        if self.stored is not None and not self.use_builtin:  # x: the block's chunks
-            return _fixed(self.fixed, x, self.recomputed_norm[0], self.features.conv)
         return self.features(self.to_blocked(x))
 
 

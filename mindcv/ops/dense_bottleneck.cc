@@ -622,12 +622,12 @@ int Forward(const Params &p, Variant v) {
 
 int Backward(const Params &p, Variant v) {
   // between conv_cfg and dy: mean and var (stored or fixed), then the convolution's input (stored)
-  const int stored = v.stored ? 3 : v.fixed ? 2 : 0;
-  const int k = (p.count - 9 - stored) / 2;  // K chunks, 6 (+stored) more inputs; K gradients, 3 more
+  const int between = v.stored ? 3 : v.fixed ? 2 : 0;
+  const int k = (p.count - 9 - between) / 2;  // K chunks, 6 (+between) more inputs; K gradients, 3 more
   Layer l;
-  if (p.count < 11 + stored || (p.count - stored) % 2 == 0) return Fail("wrong parameter count");
+  if (p.count < 11 + between || (p.count - between) % 2 == 0) return Fail("wrong parameter count");
   if (const char *why = l.Read(p, k, v)) return Fail(why);
-  const int dy = k + 5 + stored, dchunk = dy + 1, dgamma = dchunk + k, dbeta = dgamma + 1, dw = dgamma + 2;
+  const int dy = k + 5 + between, dchunk = dy + 1, dgamma = dchunk + k, dbeta = dgamma + 1, dw = dgamma + 2;
   if (!l.first.Matches(p, dy, l.out, l.out_h, l.out_w)) return Fail("dy is not shaped as y");
   if ((v.stored || v.fixed) && (!p.Is(k + 5, {l.total}) || !p.Is(k + 6, {l.total})))
     return Fail("mean or var is not a float32 vector of C elements");
